@@ -1,0 +1,1 @@
+"""Desired state: inventory and blueprint models, quantities, loading with file:line errors."""

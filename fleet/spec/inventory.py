@@ -1,0 +1,319 @@
+"""The inventory: which hosts exist, how to reach them, and what they offer.
+
+```yaml
+apiVersion: fleet/v1
+kind: Inventory
+name: lab                     # the cluster's name: local state and lock live under it
+defaults:                     # every host field below can be set here and overridden per host
+  user: root
+  port: 22
+  identity: ~/.ssh/id_ed25519 # private key; omitted: the SSH agent and default keys
+  known_hosts: ./known_hosts  # relative paths are relative to this file
+  engine: docker              # docker | podman
+hosts:
+  - name: node1
+    address: 10.0.0.11
+    labels: {disk: ssd}
+    roles: [lb]               # lb: runs HAProxy for the services
+    zone: a
+    capacity: {cpu: "2", memory: 4Gi}   # otherwise discovered from the engine
+    via: bastion              # jump host (another host of this inventory)
+```
+
+Field names are snake_case (an inventory is fleet's own file); blueprints use
+Kubernetes' camelCase names.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from fleet import names
+from fleet.spec.quantity import parse_cpu, parse_memory
+
+_DURATION = re.compile(r"(?P<num>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h)?")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from 5, 2.5, "5s", "500ms", "2m", "1h"."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"{value!r} is not a duration: must not be negative")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value.strip())
+        if match:
+            return float(match["num"]) * _UNIT_SECONDS[match["unit"]]
+    raise ValueError(f"{value!r} is not a duration (like 5, '5s', '500ms', '2m')")
+
+
+class Engine(str, Enum):
+    docker = "docker"
+    podman = "podman"
+
+
+class HostKeyCheck(str, Enum):
+    verify = "verify"  # known_hosts must have a matching key (the default)
+    off = "off"  # no check at all: only as an explicit per-host setting
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Capacity(Strict):
+    """What a host offers to the scheduler, overriding what the engine reports."""
+
+    cpu: int | None = Field(None, description="millicores")
+    memory: int | None = Field(None, description="bytes")
+
+    @field_validator("cpu", mode="before")
+    @classmethod
+    def _cpu(cls, value: object) -> int | None:
+        return None if value is None else parse_cpu(value)  # type: ignore[arg-type]
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory(cls, value: object) -> int | None:
+        return None if value is None else parse_memory(value)  # type: ignore[arg-type]
+
+
+class HAProxySettings(Strict):
+    """Where HAProxy's config lives on a load-balancer host and how it is reloaded."""
+
+    config: str = "/etc/haproxy/haproxy.cfg"
+    # auto: master socket if `master_socket` answers, else systemd (`systemctl reload haproxy`)
+    reload: Literal["auto", "master-socket", "systemd"] = "auto"
+    master_socket: str | None = None
+    sudo: bool = False  # prefix haproxy/systemctl/file writes with sudo (non-root users)
+
+
+Duration = Annotated[float, Field(ge=0)]
+
+
+class ConnectionSettings(Strict):
+    """Fields a host inherits from `defaults` unless it sets them itself."""
+
+    user: str | None = None
+    port: int | None = Field(None, ge=1, le=65535)
+    identity: str | None = None
+    known_hosts: str | None = None
+    engine: Engine | None = None
+    connect_timeout: Duration | None = None
+    command_timeout: Duration | None = None
+    max_sessions: int | None = Field(None, ge=1, le=64)
+    haproxy: HAProxySettings | None = None
+
+    @field_validator("connect_timeout", "command_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z_][a-z0-9_.-]{0,31}", value):
+            raise ValueError(f"{value!r} is not a valid user name")
+        return value
+
+
+class Defaults(ConnectionSettings):
+    pass
+
+
+class HostSpec(ConnectionSettings):
+    name: str
+    address: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    roles: list[Literal["lb"]] = Field(default_factory=list)
+    zone: str | None = None
+    capacity: Capacity | None = None
+    via: str | None = None
+    host_key_check: HostKeyCheck = HostKeyCheck.verify
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return names.dns_label(value, "host name")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return names.host_address(value)
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else names.label_value(value, "zone")
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            names.label_key(key)
+            names.label_value(str(item), f"value of label {key!r}")
+        return value
+
+    @property
+    def is_lb(self) -> bool:
+        return "lb" in self.roles
+
+
+class Host(BaseModel):
+    """A host with every setting resolved (defaults applied, paths absolute)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    address: str
+    user: str = "root"
+    port: int = 22
+    identity: Path | None = None
+    known_hosts: Path | None = None
+    engine: Engine = Engine.docker
+    connect_timeout: float = 5.0
+    command_timeout: float = 120.0
+    max_sessions: int = 8  # stays under sshd's default MaxSessions (10)
+    labels: dict[str, str] = Field(default_factory=dict)
+    roles: tuple[str, ...] = ()
+    zone: str | None = None
+    capacity: Capacity | None = None
+    via: str | None = None
+    host_key_check: HostKeyCheck = HostKeyCheck.verify
+    haproxy: HAProxySettings = HAProxySettings()
+
+    @property
+    def is_lb(self) -> bool:
+        return "lb" in self.roles
+
+
+class GroupSpec(Strict):
+    """A named set of hosts: listed by name, or selected by labels."""
+
+    hosts: list[str] = Field(default_factory=list)
+    selector: dict[str, str] = Field(default_factory=dict)
+
+
+class InventoryDocument(Strict):
+    """The file as written."""
+
+    api_version: Literal["fleet/v1"] = Field("fleet/v1", alias="apiVersion")
+    kind: Literal["Inventory"] = "Inventory"
+    name: str = "default"
+    defaults: Defaults = Defaults()
+    hosts: list[HostSpec]
+    groups: dict[str, GroupSpec] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return names.dns_label(value, "inventory name")
+
+    @model_validator(mode="after")
+    def _references(self) -> InventoryDocument:
+        seen: set[str] = set()
+        for host in self.hosts:
+            if host.name in seen:
+                raise ValueError(f"host name {host.name!r} appears twice")
+            seen.add(host.name)
+        for host in self.hosts:
+            if host.via is not None and host.via not in seen:
+                raise ValueError(f"host {host.name!r}: via {host.via!r} is not a host of this inventory")
+            if host.via == host.name:
+                raise ValueError(f"host {host.name!r}: via names the host itself")
+        for group, spec in self.groups.items():
+            names.dns_label(group, "group name")
+            for member in spec.hosts:
+                if member not in seen:
+                    raise ValueError(f"group {group!r}: {member!r} is not a host of this inventory")
+        return self
+
+
+class Inventory:
+    """A loaded inventory: resolved hosts by name, plus group and selector lookups."""
+
+    def __init__(self, document: InventoryDocument, path: Path | None = None) -> None:
+        self.document = document
+        self.path = path
+        self.name = document.name
+        base = path.parent if path is not None else Path.cwd()
+        self.hosts: dict[str, Host] = {
+            spec.name: _resolve(spec, document.defaults, base) for spec in document.hosts
+        }
+
+    def __iter__(self) -> Any:
+        return iter(self.hosts.values())
+
+    def __len__(self) -> int:
+        return len(self.hosts)
+
+    def host(self, name: str) -> Host:
+        try:
+            return self.hosts[name]
+        except KeyError:
+            raise KeyError(f"{name!r} is not a host of inventory {self.name!r}") from None
+
+    @property
+    def lb_hosts(self) -> list[Host]:
+        """Hosts with role lb; with none, every host balances (like a NodePort)."""
+        lbs = [h for h in self.hosts.values() if h.is_lb]
+        return lbs or list(self.hosts.values())
+
+    def select(self, selector: dict[str, str]) -> list[Host]:
+        return [
+            h for h in self.hosts.values() if all(h.labels.get(k) == v for k, v in selector.items())
+        ]
+
+    def group(self, name: str) -> list[Host]:
+        spec = self.document.groups[name]
+        chosen = {n: self.hosts[n] for n in spec.hosts}
+        if spec.selector:
+            chosen.update({h.name: h for h in self.select(spec.selector)})
+        return list(chosen.values())
+
+
+def _resolve(spec: HostSpec, defaults: Defaults, base: Path) -> Host:
+    def pick(field: str) -> Any:
+        own = getattr(spec, field)
+        return own if own is not None else getattr(defaults, field)
+
+    def path(field: str) -> Path | None:
+        value = pick(field)
+        if value is None:
+            return None
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (base / p)
+
+    values: dict[str, Any] = {
+        "name": spec.name,
+        "address": spec.address,
+        "labels": spec.labels,
+        "roles": tuple(spec.roles),
+        "zone": spec.zone,
+        "capacity": spec.capacity,
+        "via": spec.via,
+        "host_key_check": spec.host_key_check,
+        "identity": path("identity"),
+        "known_hosts": path("known_hosts"),
+    }
+    for field in (
+        "user",
+        "port",
+        "engine",
+        "connect_timeout",
+        "command_timeout",
+        "max_sessions",
+        "haproxy",
+    ):
+        value = pick(field)
+        if value is not None:
+            values[field] = value
+    return Host(**values)

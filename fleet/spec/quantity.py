@@ -1,0 +1,83 @@
+"""Kubernetes resource quantities: cpu ("250m", "0.5", "2") and memory ("128Mi", "1G", bytes).
+
+CPU is kept as integer millicores and memory as integer bytes, so arithmetic in
+the scheduler is exact. Precision follows Kubernetes: CPU finer than 1m is an
+error; memory finer than one byte is rounded up (as the API server does).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
+
+_NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
+_QUANTITY = re.compile(rf"(?P<num>{_NUMBER})(?P<suffix>[A-Za-z]*)")
+
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "E": Decimal(10**18),
+}
+
+
+class QuantityError(ValueError):
+    """A string that is not a valid quantity of the kind asked for."""
+
+
+def _parse(text: str | int | float, kind: str) -> Decimal:
+    if isinstance(text, bool):
+        raise QuantityError(f"{text!r} is not a {kind} quantity")
+    if isinstance(text, int | float):
+        text = repr(text) if isinstance(text, float) else str(text)
+    match = _QUANTITY.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise QuantityError(f"{text!r} is not a {kind} quantity")
+    suffix = match["suffix"]
+    try:
+        number = Decimal(match["num"])
+    except InvalidOperation as exc:  # pragma: no cover - the regex already checked
+        raise QuantityError(f"{text!r} is not a {kind} quantity") from exc
+    if suffix in _BINARY:
+        return number * _BINARY[suffix]
+    if suffix in _DECIMAL:
+        return number * _DECIMAL[suffix]
+    raise QuantityError(f"{text!r} is not a {kind} quantity (unknown suffix {suffix!r})")
+
+
+def parse_cpu(text: str | int | float) -> int:
+    """CPU quantity to millicores: "250m" -> 250, "0.5" -> 500, 2 -> 2000."""
+    value = _parse(text, "CPU") * 1000
+    if value != value.to_integral_value():
+        raise QuantityError(f"{text!r} is not a CPU quantity: precision finer than 1m is not allowed")
+    if value < 0:
+        raise QuantityError(f"{text!r} is not a CPU quantity: must not be negative")
+    return int(value)
+
+
+def parse_memory(text: str | int | float) -> int:
+    """Memory quantity to bytes: "128Mi" -> 134217728, "1G" -> 10**9 (fractions round up)."""
+    value = _parse(text, "memory")
+    if value < 0:
+        raise QuantityError(f"{text!r} is not a memory quantity: must not be negative")
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
+
+
+def format_cpu(millicores: int) -> str:
+    """Millicores back to the canonical form: 2000 -> "2", 250 -> "250m"."""
+    return str(millicores // 1000) if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def format_memory(size: int) -> str:
+    """Bytes back to the largest exact binary suffix: 134217728 -> "128Mi"."""
+    for suffix, factor in reversed(_BINARY.items()):
+        if size and size % factor == 0:
+            return f"{size // factor}{suffix}"
+    return str(size)
