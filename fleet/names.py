@@ -25,7 +25,8 @@ _HOSTNAME = re.compile(
 )
 # Docker reference grammar (distribution/reference), without the digest algorithm zoo
 _IMG_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
-_IMG_DOMAIN = r"(?:[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?)*(?::[0-9]+)?)"
+_IMG_HOST_PART = r"[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?"
+_IMG_DOMAIN = rf"(?:{_IMG_HOST_PART}(?:\.{_IMG_HOST_PART})*(?::[0-9]+)?)"
 IMAGE_REF = re.compile(
     rf"(?:{_IMG_DOMAIN}/)?{_IMG_COMPONENT}(?:/{_IMG_COMPONENT})*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"

@@ -17,7 +17,7 @@ from typing import Any
 import typer
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     text = "text"
     json = "json"
 

@@ -27,7 +27,7 @@ Kubernetes' camelCase names.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -55,12 +55,12 @@ def parse_duration(value: object) -> float:
     raise ValueError(f"{value!r} is not a duration (like 5, '5s', '500ms', '2m')")
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     docker = "docker"
     podman = "podman"
 
 
-class HostKeyCheck(str, Enum):
+class HostKeyCheck(StrEnum):
     verify = "verify"  # known_hosts must have a matching key (the default)
     off = "off"  # no check at all: only as an explicit per-host setting
 
@@ -226,7 +226,9 @@ class InventoryDocument(Strict):
             seen.add(host.name)
         for host in self.hosts:
             if host.via is not None and host.via not in seen:
-                raise ValueError(f"host {host.name!r}: via {host.via!r} is not a host of this inventory")
+                raise ValueError(
+                    f"host {host.name!r}: via {host.via!r} is not a host of this inventory"
+                )
             if host.via == host.name:
                 raise ValueError(f"host {host.name!r}: via names the host itself")
         for group, spec in self.groups.items():

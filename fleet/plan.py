@@ -1,0 +1,557 @@
+"""Desired x Actual -> Plan: what to create, remove and restart, in rollout waves (pure).
+
+Level-driven like a Kubernetes controller: the plan is computed from what the
+hosts report right now, so a run killed halfway is finished by the next one.
+Pods are sorted into Nomad's buckets (missing, extra, outdated, lost,
+unhealthy, ignored), then each service's rollout takes one step within its
+budgets: at most `replicas + maxSurge` pods exist, at least
+`replicas - maxUnavailable` stay available (ready for minReadySeconds).
+
+`plan()` simulates the steps after the first (assuming new pods become ready)
+so the operator sees the whole rollout; only wave 1 is executed, then the
+executor observes again and plans again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from fleet.model import (
+    Action,
+    ActionKind,
+    ActualContainer,
+    ActualPod,
+    Bucket,
+    ClusterState,
+    ContainerState,
+    DesiredService,
+    HostState,
+    PlacementDecision,
+    Plan,
+    PodHealth,
+    Strategy,
+)
+from fleet.schedule import PlacementRequest, Scheduler
+
+MAX_SIMULATED_WAVES = 200
+
+
+def volume_name(app: str, service: str, slot: int, volume: str) -> str:
+    """The engine volume that holds one replica's data: `demo.kv-0.data`."""
+    return f"{app}.{service}-{slot}.{volume}"
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    services: tuple[DesiredService, ...]
+    apps: frozenset[str]  # pods of these apps that no service wants are removed
+    cluster: ClusterState
+    health: Mapping[str, PodHealth] = field(default_factory=dict)  # by pod name
+    now: float = 0.0
+    # hosts unreachable for longer than the grace period: their replicas are rescheduled
+    lost_hosts: frozenset[str] = frozenset()
+    # pods that may not be restarted before this time (crash-loop back-off)
+    backoff_until: Mapping[str, float] = field(default_factory=dict)
+
+
+def plan(inp: PlanInput) -> Plan:
+    """The whole rollout as waves; wave 1 is what can be done now."""
+    first = step(inp)
+    actions = list(first.actions)
+    sim = inp
+    last = first
+    wave = 1
+    while last.actions and wave < MAX_SIMULATED_WAVES:
+        sim = _simulate(sim, last)
+        last = step(sim)
+        wave += 1
+        actions.extend(replace(a, wave=wave) for a in last.actions)
+    return Plan(
+        actions=tuple(actions),
+        placements=first.placements,
+        pending=first.pending,
+        waiting=first.waiting,
+        ignored=first.ignored,
+    )
+
+
+def step(inp: PlanInput) -> Plan:
+    """One wave: every action that may start now."""
+    ctx = _Context(inp)
+    ignored: list[tuple[str, str]] = []
+    by_service: dict[tuple[str, str], list[ActualPod]] = defaultdict(list)
+    wanted = {(s.app, s.name) for s in inp.services}
+    for host in sorted(inp.cluster.hosts.values(), key=lambda h: h.name):
+        for pod in host.pods:
+            if pod.app not in inp.apps:
+                ignored.append((pod.name, f"app {pod.app} is not in this run"))
+            elif (pod.app, pod.service) not in wanted:
+                if host.reachable:
+                    ctx.remove(pod, Bucket.extra, f"service {pod.service} is no longer desired")
+                else:
+                    ignored.append((pod.name, f"on unreachable host {host.name}"))
+            else:
+                by_service[(pod.app, pod.service)].append(pod)
+    for service in sorted(inp.services, key=lambda s: (s.app, s.name)):
+        _ServicePlanner(ctx, service, by_service.get((service.app, service.name), [])).run()
+    ctx.place_creates()
+    return Plan(
+        actions=tuple(ctx.actions),
+        placements=tuple(ctx.placements),
+        pending=tuple(ctx.pending),
+        waiting=tuple(ctx.waiting),
+        ignored=tuple(ignored),
+    )
+
+
+# -- shared state of one step -------------------------------------------------------------
+
+
+@dataclass
+class _Create:
+    service: DesiredService
+    slot: int
+    revision: str
+    bucket: Bucket
+    reason: str
+    canary: bool = False
+    pinned_host: str | None = None
+    pinned_volume: str | None = None
+    after: tuple[str, ...] = ()
+
+
+class _Context:
+    def __init__(self, inp: PlanInput) -> None:
+        self.inp = inp
+        self.actions: list[Action] = []
+        self.creates: list[_Create] = []
+        self.placements: list[PlacementDecision] = []
+        self.pending: list[PlacementDecision] = []
+        self.waiting: list[str] = []
+        self.removed: set[str] = set()
+        self.ready_services = {
+            s.name for s in inp.services if self._has_ready_pod(s)
+        }
+
+    def _has_ready_pod(self, service: DesiredService) -> bool:
+        return any(
+            self.available(p)
+            for h in self.inp.cluster.reachable_hosts()
+            for p in h.pods
+            if p.app == service.app and p.service == service.name
+        )
+
+    def host(self, name: str) -> HostState:
+        return self.inp.cluster.hosts[name]
+
+    def health(self, pod: ActualPod) -> PodHealth:
+        return self.inp.health.get(pod.name) or PodHealth(ready=pod.running)
+
+    def ready(self, pod: ActualPod) -> bool:
+        return pod.running and self.health(pod).ready
+
+    def available(self, pod: ActualPod, min_ready_seconds: float = 0.0) -> bool:
+        """Ready, and ready for long enough (minReadySeconds)."""
+        if not self.ready(pod):
+            return False
+        since = self.health(pod).ready_since
+        return min_ready_seconds <= 0 or (
+            since is not None and self.inp.now - since >= min_ready_seconds
+        )
+
+    def remove(self, pod: ActualPod, bucket: Bucket, reason: str) -> None:
+        if pod.name in self.removed:
+            return
+        self.removed.add(pod.name)
+        self.actions.append(
+            Action(
+                kind=ActionKind.remove,
+                host=pod.host,
+                app=pod.app,
+                service=pod.service,
+                slot=pod.slot,
+                revision=pod.revision,
+                bucket=bucket,
+                reason=reason,
+                canary=pod.canary,
+            )
+        )
+
+    def restart(self, pod: ActualPod, reason: str) -> None:
+        self.actions.append(
+            Action(
+                kind=ActionKind.restart,
+                host=pod.host,
+                app=pod.app,
+                service=pod.service,
+                slot=pod.slot,
+                revision=pod.revision,
+                bucket=Bucket.unhealthy,
+                reason=reason,
+                canary=pod.canary,
+            )
+        )
+
+    def place_creates(self) -> None:
+        if not self.creates:
+            return
+        scheduler = Scheduler(self.inp.cluster.hosts.values(), ignore_pods=self.removed)
+        requests = [
+            PlacementRequest(
+                service=c.service,
+                slot=c.slot,
+                canary=c.canary,
+                pinned_host=c.pinned_host,
+                pinned_volume=c.pinned_volume,
+            )
+            for c in self.creates
+        ]
+        for create, decision in zip(self.creates, scheduler.place_all(requests), strict=True):
+            if decision.host is None:
+                self.pending.append(decision)
+                continue
+            self.placements.append(decision)
+            self.actions.append(
+                Action(
+                    kind=ActionKind.create,
+                    host=decision.host,
+                    app=create.service.app,
+                    service=create.service.name,
+                    slot=create.slot,
+                    revision=create.revision,
+                    bucket=create.bucket,
+                    reason=create.reason,
+                    canary=create.canary,
+                    after=create.after,
+                )
+            )
+
+
+# -- one service ----------------------------------------------------------------------------
+
+
+class _ServicePlanner:
+    def __init__(self, ctx: _Context, service: DesiredService, pods: list[ActualPod]) -> None:
+        self.ctx = ctx
+        self.s = service
+        reachable = [p for p in pods if ctx.host(p.host).reachable]
+        self.lost = [p for p in pods if not ctx.host(p.host).reachable]
+        self.stable = [p for p in reachable if not p.canary]
+        self.canary = [p for p in reachable if p.canary]
+        # while a canary is out, the stable replicas stay at the stable revision
+        self.target: str = (
+            service.stable_revision
+            if service.canary_active and service.stable_revision
+            else service.revision
+        )
+
+    # The lost pods whose host has been gone longer than the grace period no longer hold a slot.
+    def _holding_lost(self, canary: bool) -> list[ActualPod]:
+        return [
+            p
+            for p in self.lost
+            if p.canary == canary and p.host not in self.ctx.inp.lost_hosts
+        ]
+
+    def run(self) -> None:
+        s, ctx = self.s, self.ctx
+        for pod in self.lost:
+            ctx.waiting.append(
+                f"{pod.name} on unreachable host {pod.host}: "
+                + (
+                    "rescheduling"
+                    if pod.host in ctx.inp.lost_hosts and not s.stateful
+                    else "left as it is until the host answers"
+                )
+            )
+        deps = [d for d in s.depends_on if d not in ctx.ready_services]
+        self.blocked = bool(deps)
+        if self.blocked:
+            ctx.waiting.append(f"{s.name} waits for {', '.join(deps)} to be ready")
+        self._track(self.stable, canary=False, replicas=s.replicas, revision=self.target)
+        if s.canary_active:
+            self._track(self.canary, canary=True, replicas=s.canary_replicas, revision=s.revision)
+        elif self.canary:
+            self._retire_canary()
+
+    def _retire_canary(self) -> None:
+        """After promote or abort: canary pods go once the stable track is complete."""
+        done = (
+            sum(
+                1
+                for p in self.stable
+                if p.revision == self.target and self.ctx.available(p) and p.slot < self.s.replicas
+            )
+            >= self.s.replicas
+        )
+        if done:
+            for pod in self.canary:
+                self.ctx.remove(pod, Bucket.extra, "canary finished")
+        else:
+            self.ctx.waiting.append(f"{self.s.name}: canary pods stay until the rollout completes")
+
+    def _track(self, pods: list[ActualPod], *, canary: bool, replicas: int, revision: str) -> None:
+        ctx, s = self.ctx, self.s
+        by_slot: dict[int, list[ActualPod]] = defaultdict(list)
+        extras: list[ActualPod] = []
+        for pod in pods:
+            (extras if pod.slot >= replicas else by_slot[pod.slot]).append(pod)
+        cur: dict[int, ActualPod] = {}
+        old: list[ActualPod] = []
+        for slot, slot_pods in sorted(by_slot.items()):
+            current = [p for p in slot_pods if p.revision == revision]
+            if current:
+                keep = max(current, key=self._preference)
+                cur[slot] = keep
+                for dup in current:
+                    if dup is not keep:
+                        ctx.remove(dup, Bucket.extra, f"duplicate of {keep.name} on {keep.host}")
+            old.extend(p for p in slot_pods if p.revision != revision)
+        lost_slots = {p.slot for p in self._holding_lost(canary) if p.slot < replicas}
+
+        # unhealthy pods at the wanted revision are restarted in place (with back-off)
+        for pod in cur.values():
+            self._heal(pod)
+
+        if s.strategy is Strategy.recreate and old and not canary:
+            for pod in [*old, *extras]:
+                ctx.remove(pod, Bucket.outdated, f"Recreate: {pod.revision} -> {revision}")
+            missing = [k for k in range(replicas) if k not in cur and k not in lost_slots]
+            if missing:
+                ctx.waiting.append(f"{s.name}: Recreate waits for the old pods to stop")
+            return
+        self._roll(
+            cur, old, extras, lost_slots, replicas=replicas, revision=revision, canary=canary
+        )
+
+    def _preference(self, pod: ActualPod) -> tuple[bool, bool, float, str]:
+        return (self.ctx.available(pod), pod.running, pod.created_at, pod.host)
+
+    def _heal(self, pod: ActualPod) -> None:
+        ctx = self.ctx
+        if pod.restarting:
+            return
+        health = ctx.health(pod)
+        reason = None
+        if not pod.running:
+            main = pod.main
+            states = {c.state for c in pod.containers}
+            if states & {ContainerState.exited, ContainerState.dead, ContainerState.created}:
+                code = main.exit_code if main else None
+                reason = "exited" + (f" with code {code}" if code is not None else "")
+        elif not health.live:
+            reason = f"liveness probe failed{': ' + health.reason if health.reason else ''}"
+        if reason is None:
+            return
+        until = ctx.inp.backoff_until.get(pod.name)
+        if until is not None and until > ctx.inp.now:
+            ctx.waiting.append(
+                f"{pod.name} {reason}: back-off, restart in {until - ctx.inp.now:.0f} s"
+            )
+            return
+        ctx.restart(pod, reason)
+
+    def _roll(
+        self,
+        cur: dict[int, ActualPod],
+        old: list[ActualPod],
+        extras: list[ActualPod],
+        lost_slots: set[int],
+        *,
+        replicas: int,
+        revision: str,
+        canary: bool,
+    ) -> None:
+        ctx, s = self.ctx, self.s
+        surge, unavailable = _budgets(s, replicas)
+        live = [*cur.values(), *old]
+        total = len(live) + len(lost_slots)
+        available = sum(1 for p in live if ctx.available(p, s.min_ready_seconds))
+        min_available = replicas - unavailable
+
+        # beyond the replica count: go, but an available one only while enough others are
+        for pod in sorted(extras, key=lambda p: -p.slot):
+            if ctx.available(pod, s.min_ready_seconds) and available < min_available:
+                ctx.waiting.append(f"{pod.name} stays until the other replicas are ready")
+                total += 1
+            else:
+                ctx.remove(pod, Bucket.extra, f"scale down to {replicas}")
+
+        # old pods: the unavailable ones go at once, available ones within the budget
+        budget = available - min_available
+        cur_ready_slots = {k for k, p in cur.items() if ctx.available(p, s.min_ready_seconds)}
+        removed_old: dict[int, list[str]] = defaultdict(list)
+
+        def drop(pod: ActualPod, why: str) -> None:
+            ctx.remove(pod, Bucket.outdated, why)
+            removed_old[pod.slot].append(pod.name)
+
+        ranked = sorted(
+            old,
+            key=lambda p: (
+                ctx.available(p, s.min_ready_seconds),
+                p.slot not in cur_ready_slots,
+                -p.slot,
+            ),
+        )
+        for pod in ranked:
+            if not ctx.available(pod, s.min_ready_seconds):
+                drop(pod, f"not ready, replaced by revision {revision}")
+                total -= 1
+            elif budget > 0 and (pod.slot in cur_ready_slots or surge == 0 or s.stateful):
+                drop(pod, f"rolling update {pod.revision} -> {revision}")
+                budget -= 1
+                total -= 1
+
+        # new pods, one per slot without one, while the surge budget allows
+        if self.blocked:
+            return
+        old_by_slot: dict[int, list[ActualPod]] = defaultdict(list)
+        for pod in old:
+            old_by_slot[pod.slot].append(pod)
+        def staying(slot: int) -> list[ActualPod]:
+            return [p for p in old_by_slot[slot] if p.name not in ctx.removed]
+
+        # slots that are empty or being emptied first: they need a pod most
+        for slot in sorted(range(replicas), key=lambda k: (bool(staying(k)), k)):
+            if slot in cur or slot in lost_slots:
+                continue
+            staying_old = staying(slot)
+            if s.stateful and staying_old:
+                continue  # the slot's volume is still in use by its old pod
+            has_pod = bool(old_by_slot[slot])
+            if has_pod and total >= replicas + surge:
+                continue
+            bucket = Bucket.outdated if has_pod else Bucket.missing
+            lost_here = [p for p in self.lost if p.slot == slot and p.canary == canary]
+            if lost_here and not has_pod:
+                bucket = Bucket.lost
+            reason = (
+                f"replaces {', '.join(p.name for p in old_by_slot[slot])}"
+                if has_pod
+                else (f"host {lost_here[0].host} lost" if lost_here else "missing replica")
+            )
+            pinned_host, pinned_volume = self._pinned(slot, canary)
+            if s.stateful and not canary and not self._safe_for_data(slot, pinned_host):
+                continue
+            ctx.creates.append(
+                _Create(
+                    service=s,
+                    slot=slot,
+                    revision=revision,
+                    bucket=bucket,
+                    reason=reason,
+                    canary=canary,
+                    pinned_host=pinned_host,
+                    pinned_volume=pinned_volume,
+                    after=tuple(removed_old.get(slot, ())),
+                )
+            )
+            total += 1
+
+    def _safe_for_data(self, slot: int, pinned_host: str | None) -> bool:
+        """A stateful replica is never recreated away from a volume that may hold its data."""
+        ctx, s = self.ctx, self.s
+        if pinned_host is not None and not ctx.host(pinned_host).reachable:
+            ctx.waiting.append(
+                f"{s.name}-{slot}: its volume lives on unreachable host {pinned_host}; "
+                "not recreated elsewhere (data is never moved implicitly)"
+            )
+            return False
+        if pinned_host is None:
+            unknown = [h.name for h in ctx.inp.cluster.hosts.values() if not h.contents_known]
+            if unknown:
+                ctx.waiting.append(
+                    f"{s.name}-{slot}: its volume may live on {', '.join(sorted(unknown))} "
+                    "(unreachable, contents unknown); waiting for it to answer"
+                )
+                return False
+        return True
+
+    def _pinned(self, slot: int, canary: bool) -> tuple[str | None, str | None]:
+        """A replica whose volume exists on a host must run there."""
+        if canary or not self.s.persistent_volumes:
+            return None, None
+        for volume in self.s.persistent_volumes:
+            name = volume_name(self.s.app, self.s.name, slot, volume)
+            for host in sorted(self.ctx.inp.cluster.hosts.values(), key=lambda h: h.name):
+                if name in host.volumes:
+                    return host.name, name
+        return None, None
+
+
+def _budgets(service: DesiredService, replicas: int) -> tuple[int, int]:
+    """(maxSurge, maxUnavailable) made safe: never both 0, never the last ready replica."""
+    surge, unavailable = service.max_surge, service.max_unavailable
+    if service.stateful:
+        # one volume per slot: a slot's new pod can only start after its old pod stopped
+        return 0, max(unavailable, 1)
+    if replicas >= 1:
+        unavailable = min(unavailable, replicas - 1)
+    if surge == 0 and unavailable == 0:
+        surge = 1
+    return surge, unavailable
+
+
+# -- simulation of later waves (for display) ------------------------------------------------
+
+
+def _simulate(inp: PlanInput, done: Plan) -> PlanInput:
+    """The state after `done` ran, every new or restarted pod became ready, and
+    enough time passed for minReadySeconds and back-offs to expire."""
+    removed = {(a.host, a.pod) for a in done.actions if a.kind is ActionKind.remove}
+    restarted = {(a.host, a.pod) for a in done.actions if a.kind is ActionKind.restart}
+    services = {(s.app, s.name): s for s in inp.services}
+    later = inp.now + 1 + max((s.min_ready_seconds for s in inp.services), default=0.0)
+    health = dict(inp.health)
+    hosts: dict[str, HostState] = {}
+    for name, host in inp.cluster.hosts.items():
+        pods = [p for p in host.pods if (name, p.name) not in removed]
+        for i, pod in enumerate(pods):
+            if (name, pod.name) in restarted:
+                pods[i] = replace(pod, containers=tuple(_running(c) for c in pod.containers))
+                health[pod.name] = PodHealth(ready=True, ready_since=inp.now)
+        volumes = set(host.volumes)
+        for action in done.actions:
+            if action.kind is not ActionKind.create or action.host != name:
+                continue
+            service = services[(action.app, action.service)]
+            pod = ActualPod(
+                host=name,
+                app=action.app,
+                service=action.service,
+                slot=action.slot,
+                revision=action.revision,
+                canary=action.canary,
+                containers=(ActualContainer("simulated", "main", ContainerState.running),),
+                requests=service.requests,
+                created_at=inp.now,
+            )
+            pods.append(pod)
+            health[pod.name] = PodHealth(ready=True, ready_since=inp.now)
+            if not action.canary:
+                volumes.update(
+                    volume_name(pod.app, pod.service, pod.slot, v)
+                    for v in service.persistent_volumes
+                )
+        hosts[name] = replace(host, pods=tuple(pods), volumes=tuple(sorted(volumes)))
+    return replace(
+        inp,
+        cluster=ClusterState(hosts=hosts, observed_at=inp.cluster.observed_at),
+        health=health,
+        now=later,
+    )
+
+
+def _running(container: ActualContainer) -> ActualContainer:
+    return replace(container, state=ContainerState.running)
+
+
+def count_changes(actions: Iterable[Action]) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for action in actions:
+        counts[action.kind.value] += 1
+    return dict(counts)
+
