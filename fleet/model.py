@@ -49,6 +49,21 @@ def pod_name(replica: str, revision: str) -> str:
     return f"{replica}.{revision}"
 
 
+def container_name(app: str, pod: str, container: str | None = None) -> str:
+    """Engine name of a pod's container: `demo.web-0.3f9a1c2b7e` (main), `....log` (sidecar)."""
+    return f"{app}.{pod}" if container is None else f"{app}.{pod}.{container}"
+
+
+def volume_name(app: str, service: str, slot: int, volume: str) -> str:
+    """The engine volume holding one replica's data: `fleet.demo.kv-0.data` (kept on its host)."""
+    return f"fleet.{app}.{service}-{slot}.{volume}"
+
+
+def scratch_volume_name(app: str, pod: str, volume: str) -> str:
+    """An emptyDir: lives and dies with one pod: `fleet-tmp.demo.web-0.3f9a1c2b7e.cache`."""
+    return f"fleet-tmp.{app}.{pod}.{volume}"
+
+
 class Strategy(StrEnum):
     rolling = "RollingUpdate"
     recreate = "Recreate"
@@ -135,6 +150,7 @@ class ActualPod:
     ip: str | None = None  # the pod's address on its host's container network
     volumes: tuple[str, ...] = ()
     created_at: float = 0.0
+    expected_containers: int = 1  # a pod missing a container (run killed halfway) is broken
 
     @property
     def replica(self) -> str:
@@ -145,15 +161,17 @@ class ActualPod:
         return pod_name(self.replica, self.revision)
 
     @property
+    def complete(self) -> bool:
+        return len(self.containers) >= self.expected_containers
+
+    @property
     def main(self) -> ActualContainer | None:
         return next((c for c in self.containers if c.role == "main"), None)
 
     @property
     def running(self) -> bool:
         """Every container of the pod is running."""
-        return bool(self.containers) and all(
-            c.state is ContainerState.running for c in self.containers
-        )
+        return self.complete and all(c.state is ContainerState.running for c in self.containers)
 
     @property
     def restarting(self) -> bool:
@@ -179,6 +197,7 @@ class HostState:
     labels: tuple[tuple[str, str], ...] = ()
     zone: str | None = None
     cordoned: bool = False
+    draining: bool = False  # cordoned, and its replicas move to other hosts
     pods: tuple[ActualPod, ...] = ()
     volumes: tuple[str, ...] = ()  # fleet-managed engine volumes present on the host
     error: str | None = None

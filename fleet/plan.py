@@ -32,15 +32,11 @@ from fleet.model import (
     Plan,
     PodHealth,
     Strategy,
+    volume_name,
 )
 from fleet.schedule import PlacementRequest, Scheduler
 
 MAX_SIMULATED_WAVES = 200
-
-
-def volume_name(app: str, service: str, slot: int, volume: str) -> str:
-    """The engine volume that holds one replica's data: `demo.kv-0.data`."""
-    return f"{app}.{service}-{slot}.{volume}"
 
 
 @dataclass(frozen=True)
@@ -131,9 +127,7 @@ class _Context:
         self.pending: list[PlacementDecision] = []
         self.waiting: list[str] = []
         self.removed: set[str] = set()
-        self.ready_services = {
-            s.name for s in inp.services if self._has_ready_pod(s)
-        }
+        self.ready_services = {s.name for s in inp.services if self._has_ready_pod(s)}
 
     def _has_ready_pod(self, service: DesiredService) -> bool:
         return any(
@@ -250,9 +244,7 @@ class _ServicePlanner:
     # The lost pods whose host has been gone longer than the grace period no longer hold a slot.
     def _holding_lost(self, canary: bool) -> list[ActualPod]:
         return [
-            p
-            for p in self.lost
-            if p.canary == canary and p.host not in self.ctx.inp.lost_hosts
+            p for p in self.lost if p.canary == canary and p.host not in self.ctx.inp.lost_hosts
         ]
 
     def run(self) -> None:
@@ -301,14 +293,16 @@ class _ServicePlanner:
         cur: dict[int, ActualPod] = {}
         old: list[ActualPod] = []
         for slot, slot_pods in sorted(by_slot.items()):
-            current = [p for p in slot_pods if p.revision == revision]
+            current = [
+                p for p in slot_pods if p.revision == revision and not self._evicted(p, canary)
+            ]
             if current:
                 keep = max(current, key=self._preference)
                 cur[slot] = keep
                 for dup in current:
                     if dup is not keep:
                         ctx.remove(dup, Bucket.extra, f"duplicate of {keep.name} on {keep.host}")
-            old.extend(p for p in slot_pods if p.revision != revision)
+            old.extend(p for p in slot_pods if p not in current)
         lost_slots = {p.slot for p in self._holding_lost(canary) if p.slot < replicas}
 
         # unhealthy pods at the wanted revision are restarted in place (with back-off)
@@ -326,6 +320,17 @@ class _ServicePlanner:
             cur, old, extras, lost_slots, replicas=replicas, revision=revision, canary=canary
         )
 
+    def _evicted(self, pod: ActualPod, canary: bool) -> bool:
+        """A pod on a draining host is replaced elsewhere, unless its data pins it there."""
+        if not self.ctx.host(pod.host).draining:
+            return False
+        if self.s.stateful and not canary:
+            self.ctx.waiting.append(
+                f"{pod.name} stays on draining host {pod.host}: its volume lives there"
+            )
+            return False
+        return True
+
     def _preference(self, pod: ActualPod) -> tuple[bool, bool, float, str]:
         return (self.ctx.available(pod), pod.running, pod.created_at, pod.host)
 
@@ -335,7 +340,9 @@ class _ServicePlanner:
             return
         health = ctx.health(pod)
         reason = None
-        if not pod.running:
+        if not pod.complete:
+            reason = f"incomplete: {len(pod.containers)} of {pod.expected_containers} containers"
+        elif not pod.running:
             main = pod.main
             states = {c.state for c in pod.containers}
             if states & {ContainerState.exited, ContainerState.dead, ContainerState.created}:
@@ -401,7 +408,12 @@ class _ServicePlanner:
                 drop(pod, f"not ready, replaced by revision {revision}")
                 total -= 1
             elif budget > 0 and (pod.slot in cur_ready_slots or surge == 0 or s.stateful):
-                drop(pod, f"rolling update {pod.revision} -> {revision}")
+                why = (
+                    f"moved off draining host {pod.host}"
+                    if pod.revision == revision
+                    else f"rolling update {pod.revision} -> {revision}"
+                )
+                drop(pod, why)
                 budget -= 1
                 total -= 1
 
@@ -411,6 +423,7 @@ class _ServicePlanner:
         old_by_slot: dict[int, list[ActualPod]] = defaultdict(list)
         for pod in old:
             old_by_slot[pod.slot].append(pod)
+
         def staying(slot: int) -> list[ActualPod]:
             return [p for p in old_by_slot[slot] if p.name not in ctx.removed]
 
@@ -554,4 +567,3 @@ def count_changes(actions: Iterable[Action]) -> dict[str, int]:
     for action in actions:
         counts[action.kind.value] += 1
     return dict(counts)
-

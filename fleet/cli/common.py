@@ -37,6 +37,18 @@ OutputOption: Any = typer.Option(
 )
 
 
+def group(name: str, help_text: str) -> typer.Typer:
+    """A sub-command group (`fleet rollout ...`), shared when several modules add to it."""
+    from fleet.cli.main import app
+
+    for registered in app.registered_groups:
+        if registered.name == name and registered.typer_instance is not None:
+            return registered.typer_instance
+    sub = typer.Typer(help=help_text, no_args_is_help=True)
+    app.add_typer(sub, name=name)
+    return sub
+
+
 def resolve_inventory(path: Path | None) -> Path:
     """The inventory path from -i or $FLEET_INVENTORY, with a clear error when neither is set."""
     if path is None:

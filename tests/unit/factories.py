@@ -25,6 +25,7 @@ def host(
     pods: tuple[ActualPod, ...] = (),
     reachable: bool = True,
     cordoned: bool = False,
+    draining: bool = False,
     volumes: tuple[str, ...] = (),
     contents_known: bool = True,
 ) -> HostState:
@@ -36,13 +37,16 @@ def host(
         labels=tuple(sorted((labels or {}).items())),
         zone=zone,
         cordoned=cordoned,
+        draining=draining,
         pods=pods,
         volumes=volumes,
         contents_known=contents_known,
     )
 
 
-def service(name: str = "web", replicas: int = 3, revision: str = "r2", **kw: object) -> DesiredService:
+def service(
+    name: str = "web", replicas: int = 3, revision: str = "r2", **kw: object
+) -> DesiredService:
     kw.setdefault("app", "demo")
     kw.setdefault("requests", Resources(100, 64 * 2**20))
     return DesiredService(name=name, replicas=replicas, revision=revision, **kw)  # type: ignore[arg-type]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fleet.model import ActionKind, Bucket, ContainerState, PodHealth, Strategy
-from fleet.plan import PlanInput, plan, step, volume_name
+from fleet.model import ActionKind, Bucket, ContainerState, PodHealth, Strategy, volume_name
+from fleet.plan import PlanInput, plan, step
 from tests.unit.factories import cluster, host, pod, service
 
 HOSTS = ("node1", "node2", "node3")
@@ -172,7 +172,9 @@ def test_dependencies_hold_back_creation_until_ready():
 
 def test_canary_runs_beside_the_stable_revision_then_promote_rolls_the_rest():
     state = hosts(*(pod(h, slot=i, revision="r1") for i, h in enumerate(HOSTS)))
-    canary = service(strategy=Strategy.canary, stable_revision="r1", canary_replicas=1, canary_weight=20)
+    canary = service(
+        strategy=Strategy.canary, stable_revision="r1", canary_replicas=1, canary_weight=20
+    )
     (create,) = plan(inp([canary], state)).actions
     assert (create.replica, create.revision, create.canary) == ("web-canary-0", "r2", True)
     with_canary = hosts(
@@ -201,3 +203,27 @@ def test_plans_are_deterministic():
     a = plan(inp([service(), service("api", replicas=5)], state))
     b = plan(inp([service("api", replicas=5), service()], state))
     assert a == b
+
+
+def test_draining_host_replicas_move_elsewhere_before_they_stop():
+    state = hosts(
+        *(pod(h, slot=i, revision="r2") for i, h in enumerate(HOSTS)),
+        node3={"cordoned": True, "draining": True},
+    )
+    result = plan(inp([service()], state))
+    create = next(a for a in result.actions if a.kind is ActionKind.create)
+    remove = next(a for a in result.actions if a.kind is ActionKind.remove)
+    assert (create.replica, remove.replica, remove.host) == ("web-2", "web-2", "node3")
+    assert create.host != "node3" and create.wave < remove.wave
+    assert remove.reason == "moved off draining host node3"
+
+
+def test_draining_host_keeps_a_replica_whose_volume_lives_there():
+    vol = volume_name("demo", "kv", 0, "data")
+    kv = service("kv", replicas=1, persistent_volumes=("data",))
+    state = hosts(
+        pod("node3", "kv", revision="r2"),
+        node3={"cordoned": True, "draining": True, "volumes": (vol,)},
+    )
+    result = plan(inp([kv], state))
+    assert result.empty and "its volume lives there" in result.waiting[0]

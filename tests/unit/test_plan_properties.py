@@ -102,7 +102,9 @@ def execute(inp: PlanInput, actions) -> PlanInput:
     ready = {}
     for n, pods in hosts.items():
         hosts[n] = [
-            replace(p, containers=tuple(replace(c, state=ContainerState.running) for c in p.containers))
+            replace(
+                p, containers=tuple(replace(c, state=ContainerState.running) for c in p.containers)
+            )
             for p in pods
         ]
         ready.update({p.name: PodHealth(ready=True, ready_since=0.0) for p in pods})

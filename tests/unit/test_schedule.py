@@ -27,7 +27,9 @@ def test_spread_prefers_other_zones():
         host("node4", zone="c"),
     ]
     decisions = place(hosts, service())
-    zones = sorted({"node1": "a", "node2": "a", "node3": "b", "node4": "c"}[d.host] for d in decisions)
+    zones = sorted(
+        {"node1": "a", "node2": "a", "node3": "b", "node4": "c"}[d.host] for d in decisions
+    )
     assert zones == ["a", "b", "c"]
 
 
@@ -59,7 +61,11 @@ def test_cpu_requests_are_honoured():
 
 
 def test_node_selector_filters_with_reason():
-    hosts = [host("node1", labels={"disk": "hdd"}), host("node2", labels={"disk": "ssd"}), host("node3")]
+    hosts = [
+        host("node1", labels={"disk": "hdd"}),
+        host("node2", labels={"disk": "ssd"}),
+        host("node3"),
+    ]
     svc = service(node_selector=(("disk", "ssd"),))
     decisions = place(hosts, svc, slots=2)
     assert [d.host for d in decisions] == ["node2", "node2"]
@@ -126,7 +132,9 @@ def test_short_list_places_exactly_like_a_full_scan():
 
     @settings(max_examples=60, deadline=None)
     @given(
-        caps=st.lists(st.tuples(st.integers(500, 4000), st.integers(1, 8)), min_size=1, max_size=12),
+        caps=st.lists(
+            st.tuples(st.integers(500, 4000), st.integers(1, 8)), min_size=1, max_size=12
+        ),
         zones=st.lists(st.sampled_from(["a", "b", "c", None]), min_size=12, max_size=12),
         existing=st.lists(st.tuples(st.integers(0, 11), st.integers(0, 2)), max_size=10),
         wants=st.lists(

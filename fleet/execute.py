@@ -1,0 +1,210 @@
+"""Runs one wave of a Plan on the hosts: hosts in parallel, drain before stop.
+
+The executor is the only place (besides the lab) with side effects on hosts.
+Every action is idempotent with respect to what the next observation shows:
+a create that dies halfway leaves an incomplete pod that the next plan
+restarts; a remove that dies halfway leaves a pod the next plan removes again.
+
+Order inside a wave: pods that are about to stop (removals, restarts) first
+leave the load balancer and drain; then removals, restarts and creates run
+concurrently, except that a create waits for the removals it names in
+`after` (a stateful replica's volume must be free before its new pod starts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fleet.desired import Target
+from fleet.errors import FleetError, RemoteCommandError
+from fleet.journal import Journal
+from fleet.model import (
+    Action,
+    ActionKind,
+    ActualPod,
+    ClusterState,
+    container_name,
+    scratch_volume_name,
+)
+from fleet.pods import Endpoint, PodPlacement, pod_containers
+from fleet.remote.engine import Engine
+from fleet.spec.blueprint import Blueprint, Deployment
+from fleet.spec.inventory import Inventory
+
+
+class Drainer(Protocol):
+    """The load balancer's part in a wave (fleet.lb implements it; a no-op without lb)."""
+
+    async def drain(self, cluster: ClusterState, pods: set[str]) -> float:
+        """Take these pods out of every backend; return how long to wait for connections."""
+        ...
+
+
+class NoDrain:
+    async def drain(self, cluster: ClusterState, pods: set[str]) -> float:
+        return 0.0
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: Action
+    ok: bool
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Runtime:
+    """What executing actions needs, built once per run."""
+
+    inventory: Inventory
+    engine: Engine
+    blueprint: Blueprint
+    journal: Journal
+    targets: dict[tuple[str, str], Target]
+    # pod templates of other revisions still running (canary stable, pinned), by (name, rev)
+    history: dict[tuple[str, str], Deployment] = field(default_factory=dict)
+    endpoints: dict[str, list[Endpoint]] = field(default_factory=dict)  # by app
+    drainer: Drainer = field(default_factory=NoDrain)
+    on_result: Callable[[ActionResult], None] | None = None
+
+    def deployment(self, action: Action) -> Deployment:
+        target = self.targets[(action.app, action.service)]
+        if action.revision == target.service.revision:
+            return target.deployment
+        earlier = self.history.get((action.service, action.revision))
+        if earlier is None:
+            raise FleetError(
+                f"{action.pod}: no pod template for revision {action.revision} "
+                "(the local store lost it); change the blueprint or run `fleet apply` again"
+            )
+        return earlier
+
+
+def find_pod(cluster: ClusterState, action: Action) -> ActualPod | None:
+    host = cluster.hosts.get(action.host)
+    if host is None:
+        return None
+    return next((p for p in host.pods if p.name == action.pod and p.app == action.app), None)
+
+
+async def run_wave(
+    rt: Runtime, cluster: ClusterState, actions: Sequence[Action]
+) -> list[ActionResult]:
+    """Execute actions concurrently (the pool keeps each host under its session limit)."""
+    stopping = {a.pod for a in actions if a.kind in (ActionKind.remove, ActionKind.restart)}
+    if stopping:
+        pause = await rt.drainer.drain(cluster, stopping)
+        if pause > 0:
+            await asyncio.sleep(pause)
+    removed: dict[str, asyncio.Event] = {
+        a.pod: asyncio.Event() for a in actions if a.kind is ActionKind.remove
+    }
+
+    async def one(action: Action) -> ActionResult:
+        started = time.monotonic()
+        try:
+            for pod in action.after:
+                if pod in removed:
+                    await removed[pod].wait()
+            await _ACTIONS[action.kind](rt, cluster, action)
+            result = ActionResult(action, True, seconds=time.monotonic() - started)
+        except FleetError as exc:
+            result = ActionResult(action, False, str(exc), time.monotonic() - started)
+        finally:
+            if action.kind is ActionKind.remove:
+                removed[action.pod].set()
+        _record(rt, result)
+        return result
+
+    return list(await asyncio.gather(*(one(a) for a in actions)))
+
+
+def _record(rt: Runtime, result: ActionResult) -> None:
+    action = result.action
+    verb = {"create": "created", "remove": "removed", "restart": "restarted"}[action.kind.value]
+    message = (
+        f"{verb} {action.pod} on {action.host} ({action.reason})"
+        if result.ok
+        else f"failed to {action.kind.value} {action.pod} on {action.host}: {result.error}"
+    )
+    rt.journal.event(
+        action.kind.value if result.ok else "failed",
+        message,
+        host=action.host,
+        app=action.app,
+        service=action.service,
+        replica=action.replica,
+    )
+    if rt.on_result is not None:
+        rt.on_result(result)
+
+
+# -- the three actions ----------------------------------------------------------------------
+
+
+async def _create(rt: Runtime, cluster: ClusterState, action: Action) -> None:
+    deployment = rt.deployment(action)
+    host = rt.inventory.host(action.host)
+    where = PodPlacement(
+        app=action.app,
+        service=action.service,
+        slot=action.slot,
+        revision=action.revision,
+        host=host.name,
+        host_address=host.address,
+        canary=action.canary,
+    )
+    specs = pod_containers(where, deployment, rt.blueprint, rt.endpoints.get(action.app, []))
+    for spec in specs:
+        try:
+            await rt.engine.run(host.name, spec)
+        except RemoteCommandError as exc:
+            if "already in use" not in exc.stderr:
+                raise
+            # a leftover of a run killed halfway: the name is ours (same pod, same revision)
+            await rt.engine.remove(host.name, [spec.name], force=True)
+            await rt.engine.run(host.name, spec)
+
+
+async def _remove(rt: Runtime, cluster: ClusterState, action: Action) -> None:
+    pod = find_pod(cluster, action)
+    if pod is None:
+        return  # already gone
+    grace = _grace(rt, action)
+    names = [c.name for c in reversed(pod.containers)]  # sidecars before the main container
+    await rt.engine.stop(action.host, names, grace=grace)
+    await rt.engine.remove(action.host, names)
+    scratch = sorted(
+        v for v in pod.volumes if v.startswith(scratch_volume_name(action.app, pod.name, ""))
+    )
+    if scratch:
+        await rt.engine.remove_volumes(action.host, scratch)
+
+
+async def _restart(rt: Runtime, cluster: ClusterState, action: Action) -> None:
+    pod = find_pod(cluster, action)
+    if pod is not None and not pod.complete:
+        await _remove(rt, cluster, action)
+        await _create(rt, cluster, action)
+        return
+    names = [c.name for c in pod.containers] if pod else [container_name(action.app, action.pod)]
+    await rt.engine.restart(action.host, names, grace=_grace(rt, action))
+
+
+def _grace(rt: Runtime, action: Action) -> int:
+    target = rt.targets.get((action.app, action.service))
+    if target is None:
+        return 30
+    return int(target.service.termination_grace_period_seconds)
+
+
+_ACTIONS: dict[ActionKind, Callable[[Runtime, ClusterState, Action], Awaitable[None]]] = {
+    ActionKind.create: _create,
+    ActionKind.remove: _remove,
+    ActionKind.restart: _restart,
+}

@@ -1,0 +1,494 @@
+"""One reconcile: observe every host, check health, plan, act; apply and heal share it.
+
+    observe (one round trip per host) -> health (probes) -> targets (blueprints
+    + journal) -> plan (pure) -> run wave 1 -> observe again ... until converged
+
+`fleet apply` loops until every service is converged, waiting for readiness
+between waves and giving up on a service after its progressDeadlineSeconds
+(then rolling it back to the revision that ran before, by default).
+`fleet heal` runs one pass: the same steps, one wave, no waiting.
+
+Journal scopes used here (fleet.journal facts):
+    snapshot/<host>     last observation of a host (stands in while it is unreachable)
+    unreachable/<host>  since when a host has not answered
+    deployed/<service>  the revision the service last converged at (rollback target)
+    rollout/<service>   {revision, started} of the rollout in progress
+    pin/<service>       {revision, while, reason}: rollout undo / automatic rollback
+    canary/<service>    {stable}: revision the stable replicas keep while a canary is out
+    autoscale/<service> {replicas, ...}: the autoscaler's count
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fleet.desired import Override, Target, targets
+from fleet.errors import FleetError
+from fleet.execute import ActionResult, Drainer, NoDrain, Runtime, run_wave
+from fleet.journal import Journal
+from fleet.model import Action, ClusterState, HostState, Plan, PodHealth
+from fleet.plan import PlanInput, plan
+from fleet.pods import Endpoint
+from fleet.remote.engine import Engine
+from fleet.remote.ssh import SSHPool
+from fleet.rollup import ServiceRollup, rollup
+from fleet.spec.blueprint import Blueprint, Deployment
+from fleet.spec.inventory import Inventory
+from fleet.spec.service import listen_port
+from fleet.state import host_state, snapshot
+
+POLL_SECONDS = 0.5
+
+
+class HealthChecker(Protocol):
+    """Turns observed pods into readiness/liveness (fleet.probe implements the real one)."""
+
+    async def check(
+        self, cluster: ClusterState, targets: Mapping[tuple[str, str], Target], *, gate: bool
+    ) -> dict[str, PodHealth]: ...
+
+
+class RunningIsReady:
+    """Without probes a running pod counts as ready from the moment it started."""
+
+    async def check(
+        self, cluster: ClusterState, targets: Mapping[tuple[str, str], Target], *, gate: bool
+    ) -> dict[str, PodHealth]:
+        return {
+            p.name: PodHealth(ready=p.running, ready_since=p.started_at)
+            for h in cluster.reachable_hosts()
+            for p in h.pods
+        }
+
+
+class LoadBalancer(Protocol):
+    async def sync(self, cluster: ClusterState, health: Mapping[str, PodHealth]) -> None: ...
+
+
+class NoLoadBalancer:
+    async def sync(self, cluster: ClusterState, health: Mapping[str, PodHealth]) -> None:
+        return None
+
+
+@dataclass
+class Observed:
+    cluster: ClusterState
+    health: dict[str, PodHealth]
+    targets: dict[tuple[str, str], Target]
+    history: dict[tuple[str, str], Deployment]
+    plan: Plan
+    now: float
+
+    @property
+    def unreachable(self) -> list[HostState]:
+        return [h for h in self.cluster.hosts.values() if not h.reachable]
+
+    def rollups(self) -> list[ServiceRollup]:
+        return [
+            rollup(t.service, self.cluster, self.health, self.now) for t in self.targets.values()
+        ]
+
+
+@dataclass
+class Outcome:
+    converged: bool
+    results: list[ActionResult] = field(default_factory=list)
+    failed_rollouts: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)
+    stuck: list[str] = field(default_factory=list)  # services that could not finish, and why
+    last: Observed | None = None
+
+    @property
+    def failures(self) -> list[ActionResult]:
+        return [r for r in self.results if not r.ok]
+
+
+@dataclass
+class Reconciler:
+    inventory: Inventory
+    blueprint: Blueprint
+    pool: SSHPool
+    engine: Engine
+    journal: Journal
+    health_checker: HealthChecker = field(default_factory=RunningIsReady)
+    load_balancer: LoadBalancer = field(default_factory=NoLoadBalancer)
+    drainer: Drainer = field(default_factory=NoDrain)
+    # heal: reschedule the replicas of hosts unreachable for longer than this
+    lost_after: float | None = None
+    say: Callable[[str], None] = lambda line: None
+    on_result: Callable[[ActionResult], None] | None = None
+    clock: Callable[[], float] = time.time
+
+    def __post_init__(self) -> None:
+        self.file_revisions = {
+            name: self.blueprint.revision(d) for name, d in self.blueprint.deployments.items()
+        }
+        self.apps = frozenset(self.blueprint.apps)
+
+    # -- observe ----------------------------------------------------------------------------
+    async def observe_cluster(self) -> ClusterState:
+        """Every host at once; an unreachable host keeps its last known contents."""
+        hosts = list(self.inventory)
+        results = await asyncio.gather(
+            *(self.engine.observe(h.name) for h in hosts), return_exceptions=True
+        )
+        now = self.clock()
+        states: dict[str, HostState] = {}
+        for host, result in zip(hosts, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, FleetError):
+                    raise result
+                reason = getattr(result, "message", str(result))
+                since = self.journal.get("unreachable", host.name)
+                if since is None:
+                    self.journal.put("unreachable", host.name, now)
+                    self.journal.event("unreachable", f"{host.name}: {reason}", host=host.name)
+                states[host.name] = host_state(
+                    host,
+                    None,
+                    error=reason,
+                    remembered=self.journal.get("snapshot", host.name),
+                )
+                continue
+            state = host_state(
+                host,
+                result,
+                volumes=result.volumes,
+                cordoned=result.cordoned,
+            )
+            if self.journal.get("unreachable", host.name) is not None:
+                self.journal.delete("unreachable", host.name)
+                self.journal.event("reachable", f"{host.name} answers again", host=host.name)
+            self.journal.put("snapshot", host.name, snapshot(state))
+            states[host.name] = state
+        return ClusterState(hosts=states, observed_at=now)
+
+    # -- desired ----------------------------------------------------------------------------
+    def overrides(self) -> dict[str, Override]:
+        pins = self.journal.scope("pin")
+        scale = self.journal.scope("autoscale")
+        out = {}
+        for name in self.blueprint.deployments:
+            pin = pins.get(name) or {}
+            out[name] = Override(
+                pin_revision=pin.get("revision"),
+                pinned_while=pin.get("while"),
+                pin_reason=pin.get("reason", ""),
+                replicas=(scale.get(name) or {}).get("replicas"),
+                stable_revision=self.canary_stable(name),
+            )
+        return out
+
+    def canary_stable(self, name: str) -> str | None:
+        """For a Canary service: the revision its stable replicas keep, None when no canary.
+
+        A canary starts when the file asks for another revision than the one the
+        service last converged at; `rollout promote` ends it (the stable
+        replicas then roll), `rollout abort` pins the service back.
+        """
+        deployment = self.blueprint.deployments[name]
+        if deployment.spec.strategy.type != "Canary":
+            return None
+        record = self.journal.get("canary", name)
+        file_rev = self.file_revisions[name]
+        if record is not None and record.get("canary") == file_rev:
+            return None if record.get("promoted") else record.get("stable")
+        deployed = self.journal.get("deployed", name)
+        return deployed if deployed and deployed != file_rev else None
+
+    def history(self) -> dict[tuple[str, str], Deployment]:
+        """Pod templates of earlier revisions (pins, canary stable), from the journal."""
+        out: dict[tuple[str, str], Deployment] = {}
+        for name, deployment in self.blueprint.deployments.items():
+            for rev in self.journal.revisions(deployment.app, name):
+                try:
+                    out[(name, rev.revision)] = Deployment.model_validate(rev.spec)
+                except ValueError:
+                    continue  # written by another fleet version: not usable
+        return out
+
+    def endpoints(self) -> dict[str, list[Endpoint]]:
+        """Service name -> load-balancer address and port, per application."""
+        lbs = self.inventory.lb_hosts
+        if not lbs:
+            return {}
+        address = lbs[0].address
+        out: dict[str, list[Endpoint]] = {}
+        for service in self.blueprint.services.values():
+            port = service.spec.ports[0]
+            out.setdefault(service.app, []).append(
+                Endpoint(service.name, address, listen_port(service.spec.type, port))
+            )
+        return out
+
+    # -- one look at the cluster -----------------------------------------------------------------
+    async def look(self, *, gate: bool = False) -> Observed:
+        cluster = await self.observe_cluster()
+        return await self._assess(cluster, gate=gate)
+
+    def replan(self, observed: Observed) -> Observed:
+        """Plan again over the same observation (after the journal changed, e.g. autoscale)."""
+        history = self.history()
+        chosen = {
+            (t.service.app, t.service.name): t
+            for t in targets(self.blueprint, self.file_revisions, self.overrides(), history)
+        }
+        inp = self._plan_input(observed.cluster, observed.health, chosen, observed.now)
+        return Observed(observed.cluster, observed.health, chosen, history, plan(inp), observed.now)
+
+    async def _assess(self, cluster: ClusterState, *, gate: bool) -> Observed:
+        history = self.history()
+        chosen = {
+            (t.service.app, t.service.name): t
+            for t in targets(self.blueprint, self.file_revisions, self.overrides(), history)
+        }
+        health = await self.health_checker.check(cluster, chosen, gate=gate)
+        now = self.clock()
+        inp = self._plan_input(cluster, health, chosen, now)
+        return Observed(cluster, health, chosen, history, plan(inp), now)
+
+    def _plan_input(
+        self,
+        cluster: ClusterState,
+        health: dict[str, PodHealth],
+        chosen: dict[tuple[str, str], Target],
+        now: float,
+    ) -> PlanInput:
+        lost = frozenset(
+            name
+            for name, since in self.journal.scope("unreachable").items()
+            if self.lost_after is not None and now - float(since) >= self.lost_after
+        )
+        return PlanInput(
+            services=tuple(t.service for t in chosen.values()),
+            apps=self.apps,
+            cluster=cluster,
+            health=health,
+            now=now,
+            lost_hosts=lost,
+            backoff_until=self._backoff_until(),
+        )
+
+    def _backoff_until(self) -> dict[str, float]:
+        return {
+            pod: float(entry["next"])
+            for pod, entry in self.journal.scope("backoff").items()
+            if isinstance(entry, dict) and "next" in entry
+        }
+
+    # -- acting --------------------------------------------------------------------------------
+    def runtime(self, observed: Observed) -> Runtime:
+        return Runtime(
+            inventory=self.inventory,
+            engine=self.engine,
+            blueprint=self.blueprint,
+            journal=self.journal,
+            targets=observed.targets,
+            history=observed.history,
+            endpoints=self.endpoints(),
+            drainer=self.drainer,
+            on_result=self.on_result,
+        )
+
+    def record_rollouts(self, observed: Observed) -> None:
+        """Remember each target's pod template and when its rollout began."""
+        now = observed.now
+        for (app, name), target in observed.targets.items():
+            rev = target.service.revision
+            spec = target.deployment.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if self.journal.record_revision(app, name, rev, spec, now):
+                self.journal.event("revision", f"{name}: new revision {rev}", app=app, service=name)
+            stable = target.service.stable_revision
+            if target.service.canary_active and self.journal.get("canary", name) is None:
+                self.journal.put("canary", name, {"stable": stable, "canary": rev})
+                self.journal.event(
+                    "canary", f"{name}: canary of {rev} beside {stable}", app=app, service=name
+                )
+            rollout = self.journal.get("rollout", name) or {}
+            deployed = self.journal.get("deployed", name)
+            if deployed != rev and rollout.get("revision") != rev:
+                self.journal.put("rollout", name, {"revision": rev, "started": now})
+                self.journal.event(
+                    "rollout",
+                    f"{name}: rolling out revision {rev}"
+                    + (f" (was {deployed})" if deployed else ""),
+                    app=app,
+                    service=name,
+                )
+
+    def record_converged(self, observed: Observed) -> None:
+        for roll, target in zip(observed.rollups(), observed.targets.values(), strict=True):
+            name, rev = target.service.name, target.service.revision
+            if not roll.converged or target.service.canary_active:
+                continue
+            record = self.journal.get("canary", name)
+            if record is not None and record.get("canary") == rev:
+                self.journal.delete("canary", name)  # promoted and rolled out
+            if self.journal.get("deployed", name) != rev:
+                self.journal.put("deployed", name, rev)
+                self.journal.delete("rollout", name)
+                self.journal.mark_deployed(target.service.app, name, rev, observed.now)
+                self.journal.prune_revisions(
+                    target.service.app,
+                    name,
+                    target.deployment.spec.revision_history_limit,
+                    protect={rev},
+                )
+                self.journal.event(
+                    "rolled-out",
+                    f"{name}: {roll.available}/{roll.desired} replicas at revision {rev}",
+                    app=target.service.app,
+                    service=name,
+                )
+
+    def check_deadlines(self, observed: Observed) -> list[str]:
+        """Roll back rollouts that missed progressDeadlineSeconds; returns what failed."""
+        failed = []
+        for roll, target in zip(observed.rollups(), observed.targets.values(), strict=True):
+            service = target.service
+            rollout = self.journal.get("rollout", service.name)
+            if roll.converged or not rollout or rollout.get("revision") != service.revision:
+                continue
+            late = observed.now - float(rollout["started"]) - service.progress_deadline_seconds
+            if late < 0:
+                continue
+            previous = self.journal.get("deployed", service.name)
+            reason = (
+                f"revision {service.revision} not available within "
+                f"{service.progress_deadline_seconds:.0f} s ({roll.available}/{roll.desired} ready)"
+            )
+            self.journal.delete("rollout", service.name)
+            if previous and previous != service.revision:
+                self.journal.put(
+                    "pin",
+                    service.name,
+                    {
+                        "revision": previous,
+                        "while": target.file_revision,
+                        "reason": f"rollout failed: {reason}",
+                    },
+                )
+                message = f"{service.name}: rollout failed: {reason}; rolling back to {previous}"
+            else:
+                message = f"{service.name}: rollout failed: {reason}; nothing to roll back to"
+            self.journal.event("rollout-failed", message, app=service.app, service=service.name)
+            self.say(message)
+            failed.append(message)
+        return failed
+
+    async def converge(self, first: Observed, *, max_seconds: float | None = None) -> Outcome:
+        """apply: wave after wave until converged, stuck, or past the deadlines."""
+        outcome = Outcome(converged=False)
+        observed = first
+        skip: set[tuple[str, str, str]] = set()  # (kind, host, pod) that failed in this run
+        budget = (
+            max_seconds
+            or max([t.service.progress_deadline_seconds for t in first.targets.values()] or [60.0])
+            + 30.0
+        )
+        started = self.clock()
+        self.record_rollouts(observed)
+        while True:
+            wave = [a for a in observed.plan.first_wave() if _key(a) not in skip]
+            if wave:
+                self.say(_describe_wave(wave))
+                results = await run_wave(self.runtime(observed), observed.cluster, wave)
+                outcome.results.extend(results)
+                skip.update(_key(r.action) for r in results if not r.ok)
+                self._note_restarts(results, observed.now)
+            else:
+                await self.load_balancer.sync(observed.cluster, observed.health)
+                self.record_converged(observed)
+                rollups = observed.rollups()
+                if all(r.converged for r in rollups):
+                    outcome.converged = not observed.unreachable
+                    break
+                outcome.failed_rollouts.extend(self.check_deadlines(observed))
+                waiting = [r for r in rollups if not r.converged and self._progressing(r, observed)]
+                if not waiting or self.clock() - started > budget:
+                    outcome.stuck = [
+                        f"{r.name}: {r.progress}" for r in rollups if not r.converged
+                    ] + list(observed.plan.waiting)
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+            observed = await self.look(gate=True)
+            self.record_rollouts(observed)
+            await self.load_balancer.sync(observed.cluster, observed.health)
+        outcome.last = observed
+        outcome.unreachable = [h.name for h in observed.unreachable]
+        return outcome
+
+    def _progressing(self, roll: ServiceRollup, observed: Observed) -> bool:
+        """A pod of this service runs but is not available yet: waiting may help."""
+        for host in observed.cluster.reachable_hosts():
+            for pod in host.pods:
+                if pod.service != roll.name or pod.app != roll.app or not pod.running:
+                    continue
+                health = observed.health.get(pod.name)
+                if health is None or not health.ready:
+                    return True
+                min_ready = observed.targets[(roll.app, roll.name)].service.min_ready_seconds
+                if health.ready_since is None or observed.now - health.ready_since < min_ready:
+                    return True
+        return False
+
+    async def heal_pass(self, observed: Observed) -> Outcome:
+        """heal: one wave of repairs, no waiting."""
+        outcome = Outcome(converged=False)
+        self.record_rollouts(observed)
+        self.forget_recovered(observed)
+        wave = list(observed.plan.first_wave())
+        if wave:
+            outcome.results = await run_wave(self.runtime(observed), observed.cluster, wave)
+            self._note_restarts(outcome.results, observed.now)
+        self.check_deadlines(observed)
+        self.record_converged(observed)
+        await self.load_balancer.sync(observed.cluster, observed.health)
+        outcome.last = observed
+        outcome.unreachable = [h.name for h in observed.unreachable]
+        outcome.converged = not wave and not outcome.unreachable
+        return outcome
+
+    def forget_recovered(self, observed: Observed) -> None:
+        """Back-off ends for pods that ran for a minute, and for pods that are gone."""
+        pods = {p.name: p for h in observed.cluster.reachable_hosts() for p in h.pods}
+        for name in self.journal.scope("backoff"):
+            pod = pods.get(name)
+            started = pod.started_at if pod is not None else None
+            if pod is None or (pod.running and started and observed.now - started > 60):
+                self.journal.delete("backoff", name)
+
+    def _note_restarts(self, results: Sequence[ActionResult], now: float) -> None:
+        """Crash-loop back-off: 10 s doubling to 5 min, like the kubelet."""
+        for result in results:
+            action = result.action
+            if action.kind.value != "restart":
+                continue
+            entry: dict[str, Any] = self.journal.get("backoff", action.pod) or {"count": 0}
+            count = int(entry.get("count", 0)) + 1
+            delay = min(10.0 * 2 ** (count - 1), 300.0)
+            self.journal.put("backoff", action.pod, {"count": count, "next": now + delay})
+            if count > 1:
+                self.journal.event(
+                    "back-off",
+                    f"{action.pod} restarted {count} times; next restart not before {delay:.0f} s",
+                    host=action.host,
+                    app=action.app,
+                    service=action.service,
+                    replica=action.replica,
+                )
+
+
+def _key(action: Action) -> tuple[str, str, str]:
+    return (action.kind.value, action.host, action.pod)
+
+
+def _describe_wave(wave: Sequence[Action]) -> str:
+    counts: dict[str, int] = {}
+    for action in wave:
+        counts[action.kind.value] = counts.get(action.kind.value, 0) + 1
+    return "wave: " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
