@@ -27,6 +27,7 @@ Kubernetes' camelCase names.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +35,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fleet import names
+from fleet.errors import UnsafeNameError
+from fleet.spec.base import FieldError
 from fleet.spec.quantity import parse_cpu, parse_memory
 
 _DURATION = re.compile(r"(?P<num>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h)?")
@@ -53,6 +56,14 @@ def parse_duration(value: object) -> float:
         if match:
             return float(match["num"]) * _UNIT_SECONDS[match["unit"]]
     raise ValueError(f"{value!r} is not a duration (like 5, '5s', '500ms', '2m')")
+
+
+def _checked(check: Callable[[str, str], str], value: str, what: str) -> str:
+    # fleet.names raises UnsafeNameError (a FleetError); pydantic needs a ValueError
+    try:
+        return check(value, what)
+    except UnsafeNameError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class Engine(StrEnum):
@@ -142,29 +153,41 @@ class HostSpec(ConnectionSettings):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return names.dns_label(value, "host name")
+        return _checked(names.dns_label, value, "host name")
 
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        return names.host_address(value)
+        return _checked(names.host_address, value, "address")
 
     @field_validator("zone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        return None if value is None else names.label_value(value, "zone")
+        return None if value is None else _checked(names.label_value, value, "zone")
+
+    @field_validator("via")
+    @classmethod
+    def _via(cls, value: str | None) -> str | None:
+        return None if value is None else _checked(names.dns_label, value, "via")
 
     @field_validator("labels")
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         for key, item in value.items():
-            names.label_key(key)
-            names.label_value(str(item), f"value of label {key!r}")
+            try:
+                names.label_key(key)
+                names.label_value(str(item), f"value of label {key!r}")
+            except UnsafeNameError as exc:
+                raise FieldError(str(exc), key) from None
         return value
 
     @property
     def is_lb(self) -> bool:
         return "lb" in self.roles
+
+
+HOSTNAME_KEY = "kubernetes.io/hostname"
+ZONE_KEY = "topology.kubernetes.io/zone"
 
 
 class Host(BaseModel):
@@ -194,12 +217,38 @@ class Host(BaseModel):
     def is_lb(self) -> bool:
         return "lb" in self.roles
 
+    def topology(self, key: str) -> str | None:
+        """A label's value; also Kubernetes' well-known keys for the host name and zone
+        (`kubernetes.io/hostname`, `topology.kubernetes.io/zone`, or just `zone`)."""
+        if key in self.labels:
+            return self.labels[key]
+        if key == HOSTNAME_KEY:
+            return self.name
+        if key in (ZONE_KEY, "zone"):
+            return self.zone
+        return None
+
+    def matches(self, selector: dict[str, str]) -> bool:
+        """Whether the host has every label of a selector (nodeSelector semantics)."""
+        return all(self.topology(k) == v for k, v in selector.items())
+
 
 class GroupSpec(Strict):
-    """A named set of hosts: listed by name, or selected by labels."""
+    """A named set of hosts: listed by name, and/or selected by labels (union of both)."""
 
     hosts: list[str] = Field(default_factory=list)
     selector: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("selector")
+    @classmethod
+    def _selector(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, item in value.items():
+            try:
+                names.label_key(key)
+                names.label_value(item, f"value of label {key!r}")
+            except UnsafeNameError as exc:
+                raise FieldError(str(exc), key) from None
+        return value
 
 
 class InventoryDocument(Strict):
@@ -215,27 +264,53 @@ class InventoryDocument(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        return names.dns_label(value, "inventory name")
+        return _checked(names.dns_label, value, "inventory name")
 
     @model_validator(mode="after")
     def _references(self) -> InventoryDocument:
-        seen: set[str] = set()
-        for host in self.hosts:
+        seen: dict[str, int] = {}
+        endpoints: dict[tuple[str, int | None], str] = {}
+        for i, host in enumerate(self.hosts):
             if host.name in seen:
-                raise ValueError(f"host name {host.name!r} appears twice")
-            seen.add(host.name)
-        for host in self.hosts:
-            if host.via is not None and host.via not in seen:
-                raise ValueError(
-                    f"host {host.name!r}: via {host.via!r} is not a host of this inventory"
+                raise FieldError(f"host name {host.name!r} appears twice", "hosts", i, "name")
+            seen[host.name] = i
+            endpoint = (host.address, host.port or self.defaults.port or 22)
+            if endpoint in endpoints:
+                raise FieldError(
+                    f"address {host.address}:{endpoint[1]} is also host {endpoints[endpoint]!r}",
+                    "hosts",
+                    i,
+                    "address",
                 )
-            if host.via == host.name:
-                raise ValueError(f"host {host.name!r}: via names the host itself")
+            endpoints[endpoint] = host.name
+        for i, host in enumerate(self.hosts):
+            if host.via is None:
+                continue
+            if host.via not in seen:
+                raise FieldError(
+                    f"via {host.via!r} is not a host of this inventory", "hosts", i, "via"
+                )
+            chain: list[str] = [host.name]
+            hop: str | None = host.via
+            while hop is not None:
+                if hop in chain:
+                    raise FieldError(
+                        f"jump hosts form a loop: {' -> '.join([*chain, hop])}", "hosts", i, "via"
+                    )
+                chain.append(hop)
+                hop = self.hosts[seen[hop]].via
         for group, spec in self.groups.items():
-            names.dns_label(group, "group name")
-            for member in spec.hosts:
+            try:
+                names.dns_label(group, "group name")
+            except UnsafeNameError as exc:
+                raise FieldError(str(exc), "groups", group) from None
+            if group in seen:
+                raise FieldError(f"group {group!r} has the name of a host", "groups", group)
+            for j, member in enumerate(spec.hosts):
                 if member not in seen:
-                    raise ValueError(f"group {group!r}: {member!r} is not a host of this inventory")
+                    raise FieldError(
+                        f"{member!r} is not a host of this inventory", "groups", group, "hosts", j
+                    )
         return self
 
 
@@ -269,10 +344,24 @@ class Inventory:
         lbs = [h for h in self.hosts.values() if h.is_lb]
         return lbs or list(self.hosts.values())
 
-    def select(self, selector: dict[str, str]) -> list[Host]:
-        return [
-            h for h in self.hosts.values() if all(h.labels.get(k) == v for k, v in selector.items())
-        ]
+    def select(self, selector: dict[str, str] | str) -> list[Host]:
+        """Hosts matching a label selector: a dict, or text like "disk=ssd,zone!=b,gpu"."""
+        if isinstance(selector, str):
+            return [h for h in self.hosts.values() if _selector_matches(selector, h)]
+        return [h for h in self.hosts.values() if h.matches(selector)]
+
+    def resolve(self, target: str) -> list[Host]:
+        """Hosts named by `all`, a host name, a group name, or a label selector text."""
+        if target == "all":
+            return list(self.hosts.values())
+        if target in self.hosts:
+            return [self.hosts[target]]
+        if target in self.document.groups:
+            return self.group(target)
+        if any(c in target for c in "=!") or "," in target:
+            return self.select(target)
+        known = ", ".join([*self.hosts, *self.document.groups])
+        raise KeyError(f"{target!r} is not a host, group or label selector (known: {known})")
 
     def group(self, name: str) -> list[Host]:
         spec = self.document.groups[name]
@@ -280,6 +369,37 @@ class Inventory:
         if spec.selector:
             chosen.update({h.name: h for h in self.select(spec.selector)})
         return list(chosen.values())
+
+
+_REQUIREMENT = re.compile(
+    r"\s*(?P<neg>!)?(?P<key>[^=!\s]+)\s*(?:(?P<op>==|=|!=)\s*(?P<value>\S*))?\s*"
+)
+
+
+def parse_selector(text: str) -> list[tuple[str, str, str | None]]:
+    """ "disk=ssd,zone!=b,gpu,!spot" -> [(key, op, value)] with op in = != exists !exists."""
+    out: list[tuple[str, str, str | None]] = []
+    for part in text.split(","):
+        match = _REQUIREMENT.fullmatch(part)
+        if not match:
+            raise ValueError(f"{part!r} is not a label requirement (like disk=ssd or zone!=b)")
+        key = names.label_key(match["key"])
+        if match["op"]:
+            value = names.label_value(match["value"] or "")
+            out.append((key, "!=" if match["op"] == "!=" else "=", value))
+        else:
+            out.append((key, "!exists" if match["neg"] else "exists", None))
+    return out
+
+
+def _selector_matches(text: str, host: Host) -> bool:
+    for key, op, value in parse_selector(text):
+        have = host.topology(key)
+        if (op == "=" and have != value) or (op == "!=" and have == value):
+            return False
+        if (op == "exists" and have is None) or (op == "!exists" and have is not None):
+            return False
+    return True
 
 
 def _resolve(spec: HostSpec, defaults: Defaults, base: Path) -> Host:

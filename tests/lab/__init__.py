@@ -1,0 +1,1 @@
+"""Lab tests: real sshd, dockerd and HAProxy in network namespaces (marker `lab`)."""
