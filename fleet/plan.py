@@ -372,11 +372,14 @@ class _ServicePlanner:
         canary: bool,
     ) -> None:
         ctx, s = self.ctx, self.s
-        surge, unavailable = _budgets(s, replicas)
+        # Replicas on unreachable hosts are unknown: the rollout goes on over the others
+        # (one lost host must not stall every deployment) and leaves those slots alone.
+        effective = replicas - len(lost_slots)
+        surge, unavailable = _budgets(s, effective)
         live = [*cur.values(), *old]
         total = len(live) + len(lost_slots)
         available = sum(1 for p in live if ctx.available(p, s.min_ready_seconds))
-        min_available = replicas - unavailable
+        min_available = effective - unavailable
 
         # beyond the replica count: go, but an available one only while enough others are
         for pod in sorted(extras, key=lambda p: -p.slot):

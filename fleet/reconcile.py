@@ -35,7 +35,7 @@ from fleet.plan import PlanInput, plan
 from fleet.pods import Endpoint
 from fleet.remote.engine import Engine
 from fleet.remote.ssh import SSHPool
-from fleet.rollup import ServiceRollup, rollup
+from fleet.rollup import ServiceRollup, is_available, rollup
 from fleet.spec.blueprint import Blueprint, Deployment
 from fleet.spec.inventory import Inventory
 from fleet.spec.service import listen_port
@@ -157,8 +157,8 @@ class Reconciler:
             state = host_state(
                 host,
                 result,
-                volumes=result.volumes,
-                cordoned=result.cordoned,
+                volumes=getattr(result, "volumes", ()),
+                cordoned=getattr(result, "cordoned", False),
             )
             if self.journal.get("unreachable", host.name) is not None:
                 self.journal.delete("unreachable", host.name)
@@ -423,16 +423,22 @@ class Reconciler:
         return outcome
 
     def _progressing(self, roll: ServiceRollup, observed: Observed) -> bool:
-        """A pod of this service runs but is not available yet: waiting may help."""
+        """Waiting may still help: a reachable pod at the target revision is not available
+        yet, and the rollout is within its progressDeadlineSeconds (pods on unreachable
+        hosts do not count: waiting does not bring a host back)."""
+        target = observed.targets[(roll.app, roll.name)].service
+        rollout = self.journal.get("rollout", roll.name) or {}
+        if rollout.get("revision") == target.revision:
+            started = float(rollout.get("started", observed.now))
+            if observed.now - started > target.progress_deadline_seconds:
+                return False
         for host in observed.cluster.reachable_hosts():
             for pod in host.pods:
-                if pod.service != roll.name or pod.app != roll.app or not pod.running:
+                if pod.app != roll.app or pod.service != roll.name:
                     continue
-                health = observed.health.get(pod.name)
-                if health is None or not health.ready:
-                    return True
-                min_ready = observed.targets[(roll.app, roll.name)].service.min_ready_seconds
-                if health.ready_since is None or observed.now - health.ready_since < min_ready:
+                if pod.revision != roll.revision or pod.slot >= target.replicas:
+                    continue
+                if not is_available(pod, observed.health, observed.now, target.min_ready_seconds):
                     return True
         return False
 

@@ -227,3 +227,14 @@ def test_draining_host_keeps_a_replica_whose_volume_lives_there():
     )
     result = plan(inp([kv], state))
     assert result.empty and "its volume lives there" in result.waiting[0]
+
+
+def test_rolling_update_goes_on_over_reachable_hosts_when_one_is_unknown():
+    state = hosts(
+        *(pod(h, slot=i, revision="r1") for i, h in enumerate(HOSTS)),
+        node3={"reachable": False},
+    )
+    result = plan(inp([service(max_surge=1, max_unavailable=0)], state))
+    replaced = sorted(a.replica for a in result.actions if a.kind is ActionKind.remove)
+    assert replaced == ["web-0", "web-1"]  # web-2 on node3 waits for its host
+    assert all(a.host != "node3" for a in result.actions)
