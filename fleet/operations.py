@@ -29,7 +29,6 @@ CORDON_SCRIPT = (
     ' && mv "$HOME/.fleet/cordon.tmp" "$HOME/.fleet/cordon"'
 )
 UNCORDON_SCRIPT = 'rm -f "$HOME/.fleet/cordon"'
-READ_CORDON_SCRIPT = 'cat "$HOME/.fleet/cordon" 2>/dev/null || true'
 
 
 def _deployment(session: Session, service: str) -> str:

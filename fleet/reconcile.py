@@ -157,8 +157,8 @@ class Reconciler:
             state = host_state(
                 host,
                 result,
-                volumes=getattr(result, "volumes", ()),
-                cordoned=getattr(result, "cordoned", False),
+                volumes=result.volumes,
+                cordon=result.cordon,
             )
             if self.journal.get("unreachable", host.name) is not None:
                 self.journal.delete("unreachable", host.name)

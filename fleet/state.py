@@ -15,6 +15,7 @@ of its last observation (from the journal), flagged unreachable, never empty.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
@@ -131,7 +132,7 @@ def host_state(
     *,
     error: str | None = None,
     volumes: Iterable[str] = (),
-    cordoned: bool = False,
+    cordon: str | None = None,
     remembered: Mapping[str, Any] | None = None,
 ) -> HostState:
     """What the planner knows of one host: observed now, or remembered from the journal."""
@@ -149,7 +150,8 @@ def host_state(
             capacity=_capacity(host, None),
             labels=labels,
             zone=host.zone,
-            cordoned=bool(remembered.get("cordoned")) if remembered else cordoned,
+            cordoned=bool(remembered.get("cordoned")) if remembered else False,
+            draining=bool(remembered.get("draining")) if remembered else False,
             pods=pods,
             volumes=vols,
             error=error,
@@ -163,13 +165,24 @@ def host_state(
         capacity=_capacity(host, observation),
         labels=labels,
         zone=host.zone,
-        cordoned=cordoned,
+        cordoned=cordon is not None,
+        draining=_drains(cordon),
         pods=tuple(pods_),
         volumes=tuple(sorted(volumes)),
         engine_version=observation.facts.engine_version,
         round_trip_ms=observation.round_trip_ms,
         unmanaged_containers=observation.unmanaged_count,
     )
+
+
+def _drains(cordon: str | None) -> bool:
+    """The cordon marker (JSON from `fleet cordon|drain`) asks for the replicas to move."""
+    if cordon is None:
+        return False
+    try:
+        return bool(json.loads(cordon).get("drain"))
+    except (ValueError, AttributeError):
+        return False  # unreadable marker: still cordoned, nothing moves
 
 
 def _capacity(host: Host, observation: HostObservation | None) -> Resources:
@@ -191,6 +204,7 @@ def snapshot(state: HostState) -> dict[str, Any]:
         "pods": [pod_to_dict(p) for p in state.pods],
         "volumes": list(state.volumes),
         "cordoned": state.cordoned,
+        "draining": state.draining,
     }
 
 
