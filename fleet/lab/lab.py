@@ -20,7 +20,7 @@ from fleet.errors import LabError
 from fleet.lab import daemons, images, layout, netns, teardown
 from fleet.lab.inventory import render_inventory, render_known_hosts
 from fleet.lab.model import LabInfo, Shape
-from fleet.lab.push import load_images
+from fleet.lab.push import push_bundle
 from fleet.lab.record import Params, Record
 from fleet.lab.system import preflight, require_root, run, tool
 from fleet.spec.quantity import QuantityError, parse_cpu, parse_memory
@@ -208,11 +208,9 @@ def _up(paths: layout.LabPaths, record: Record, params: Params, with_images: boo
     _write_client_files(shape)
     if with_images:
         built = images.build(paths.root / "images")
-        loaded = parallel(indexes, lambda i: load_images(
-            shape.spec(i).paths.docker_socket, built.images, built.bundle))
-        count = sum(1 for refs in loaded if refs)
-        log(f"lab {name}: {len(built.images)} images ready (loaded on {count} hosts) after "
-            f"{time.monotonic() - started:.1f} s")
+        loaded = push_bundle(shape.info().inventory_path, built.bundle)
+        log(f"lab {name}: {len(built.images)} images ready (pushed to {len(loaded)} hosts "
+            f"over SSH) after {time.monotonic() - started:.1f} s")
     return shape.info()
 
 

@@ -1,29 +1,31 @@
-"""Getting the demo images into a lab host's engine.
-
-For now straight through the host's local docker socket; fleet's own
-`fleet images push` (over SSH) will take over this step, which is why it is
-one small function.
-"""
+"""Getting the demo images into the lab hosts' engines the way a user without a registry
+does: `fleet images push` over SSH (docker save archive -> docker load on every host,
+skipping hosts that already have the same image ids)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from fleet.lab.dockerapi import DockerSocket
-from fleet.lab.images import BuiltImage
+from fleet.errors import LabError
 
 
-def load_images(docker_socket: Path, images: list[BuiltImage], bundle: Path | None = None
-                ) -> list[str]:
-    """Load every image the engine lacks (compared by image id); returns the refs loaded.
+def push_bundle(inventory_path: Path, bundle: Path) -> list[str]:
+    """Push the archive to every host of the lab's inventory; returns the hosts loaded."""
+    from fleet.remote.images import ArchiveSource, push_images
+    from fleet.remote.ssh import SSHPool
+    from fleet.spec.loader import load_inventory
 
-    With a `bundle` (one archive holding all of `images`), one load brings them all.
-    """
-    engine = DockerSocket(docker_socket, timeout=120.0)
-    missing = [i for i in images if engine.image_id(i.ref) != i.image_id]
-    if missing and bundle is not None:
-        engine.load(bundle)
-    else:
-        for image in missing:
-            engine.load(image.path)
-    return [i.ref for i in missing]
+    inventory = load_inventory(inventory_path)
+
+    async def push() -> list[str]:
+        async with SSHPool(inventory) as pool:
+            report = await push_images(pool, list(inventory.hosts), ArchiveSource(bundle))
+        if report.failed:
+            raise LabError(
+                "image push failed on "
+                + ", ".join(f"{h.host} ({h.reason})" for h in report.failed)
+            )
+        return [h.host for h in report.hosts if h.status == "loaded"]
+
+    return asyncio.run(push())
