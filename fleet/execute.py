@@ -96,13 +96,13 @@ async def run_wave(
     rt: Runtime, cluster: ClusterState, actions: Sequence[Action]
 ) -> list[ActionResult]:
     """Execute actions concurrently (the pool keeps each host under its session limit)."""
-    stopping = {a.pod for a in actions if a.kind in (ActionKind.remove, ActionKind.restart)}
+    stopping = {a.key for a in actions if a.kind in (ActionKind.remove, ActionKind.restart)}
     if stopping:
         pause = await rt.drainer.drain(cluster, stopping)
         if pause > 0:
             await asyncio.sleep(pause)
     removed: dict[str, asyncio.Event] = {
-        a.pod: asyncio.Event() for a in actions if a.kind is ActionKind.remove
+        a.key: asyncio.Event() for a in actions if a.kind is ActionKind.remove
     }
 
     async def one(action: Action) -> ActionResult:
@@ -117,7 +117,7 @@ async def run_wave(
             result = ActionResult(action, False, str(exc), time.monotonic() - started)
         finally:
             if action.kind is ActionKind.remove:
-                removed[action.pod].set()
+                removed[action.key].set()
         _record(rt, result)
         return result
 

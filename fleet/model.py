@@ -161,6 +161,12 @@ class ActualPod:
         return pod_name(self.replica, self.revision)
 
     @property
+    def key(self) -> str:
+        """Unique across apps (health, back-off and removals are keyed by it): the main
+        container's engine name, `demo.web-0.3f9a1c2b7e`."""
+        return container_name(self.app, self.name)
+
+    @property
     def complete(self) -> bool:
         return len(self.containers) >= self.expected_containers
 
@@ -273,6 +279,10 @@ class Action:
     @property
     def pod(self) -> str:
         return pod_name(self.replica, self.revision)
+
+    @property
+    def key(self) -> str:
+        return container_name(self.app, self.pod)
 
 
 @dataclass(frozen=True)

@@ -95,13 +95,13 @@ async def rolling_restart(
         started = time.monotonic()
         while True:
             observed = await reconciler.look(gate=True)
-            health = observed.health.get(pod.name)
+            health = observed.health.get(pod.key)
             if health is not None and health.ready:
                 break
             if time.monotonic() - started > deadline:
                 raise FleetError(f"{pod.name} not ready {deadline:.0f} s after its restart")
             await asyncio.sleep(0.5)
-        await reconciler.load_balancer.sync(observed.cluster, observed.health)
+        await reconciler.load_balancer.sync(observed.cluster, observed.health, observed.desired)
     outcome.converged = all(r.ok for r in outcome.results)
     outcome.last = observed
     return outcome

@@ -44,12 +44,12 @@ class PlanInput:
     services: tuple[DesiredService, ...]
     apps: frozenset[str]  # pods of these apps that no service wants are removed
     cluster: ClusterState
-    health: Mapping[str, PodHealth] = field(default_factory=dict)  # by pod name
+    health: Mapping[str, PodHealth] = field(default_factory=dict)  # by pod key
     now: float = 0.0
     # hosts unreachable for longer than the grace period: their replicas are rescheduled
     lost_hosts: frozenset[str] = frozenset()
     # pods that may not be restarted before this time (crash-loop back-off)
-    backoff_until: Mapping[str, float] = field(default_factory=dict)
+    backoff_until: Mapping[str, float] = field(default_factory=dict)  # by pod key
 
 
 def plan(inp: PlanInput) -> Plan:
@@ -141,7 +141,7 @@ class _Context:
         return self.inp.cluster.hosts[name]
 
     def health(self, pod: ActualPod) -> PodHealth:
-        return self.inp.health.get(pod.name) or PodHealth(ready=pod.running)
+        return self.inp.health.get(pod.key) or PodHealth(ready=pod.running)
 
     def ready(self, pod: ActualPod) -> bool:
         return pod.running and self.health(pod).ready
@@ -156,9 +156,9 @@ class _Context:
         )
 
     def remove(self, pod: ActualPod, bucket: Bucket, reason: str) -> None:
-        if pod.name in self.removed:
+        if pod.key in self.removed:
             return
-        self.removed.add(pod.name)
+        self.removed.add(pod.key)
         self.actions.append(
             Action(
                 kind=ActionKind.remove,
@@ -352,7 +352,7 @@ class _ServicePlanner:
             reason = f"liveness probe failed{': ' + health.reason if health.reason else ''}"
         if reason is None:
             return
-        until = ctx.inp.backoff_until.get(pod.name)
+        until = ctx.inp.backoff_until.get(pod.key)
         if until is not None and until > ctx.inp.now:
             ctx.waiting.append(
                 f"{pod.name} {reason}: back-off, restart in {until - ctx.inp.now:.0f} s"
@@ -396,7 +396,7 @@ class _ServicePlanner:
 
         def drop(pod: ActualPod, why: str) -> None:
             ctx.remove(pod, Bucket.outdated, why)
-            removed_old[pod.slot].append(pod.name)
+            removed_old[pod.slot].append(pod.key)
 
         ranked = sorted(
             old,
@@ -428,7 +428,7 @@ class _ServicePlanner:
             old_by_slot[pod.slot].append(pod)
 
         def staying(slot: int) -> list[ActualPod]:
-            return [p for p in old_by_slot[slot] if p.name not in ctx.removed]
+            return [p for p in old_by_slot[slot] if p.key not in ctx.removed]
 
         # slots that are empty or being emptied first: they need a pod most
         for slot in sorted(range(replicas), key=lambda k: (bool(staying(k)), k)):
@@ -517,18 +517,18 @@ def _budgets(service: DesiredService, replicas: int) -> tuple[int, int]:
 def _simulate(inp: PlanInput, done: Plan) -> PlanInput:
     """The state after `done` ran, every new or restarted pod became ready, and
     enough time passed for minReadySeconds and back-offs to expire."""
-    removed = {(a.host, a.pod) for a in done.actions if a.kind is ActionKind.remove}
-    restarted = {(a.host, a.pod) for a in done.actions if a.kind is ActionKind.restart}
+    removed = {(a.host, a.key) for a in done.actions if a.kind is ActionKind.remove}
+    restarted = {(a.host, a.key) for a in done.actions if a.kind is ActionKind.restart}
     services = {(s.app, s.name): s for s in inp.services}
     later = inp.now + 1 + max((s.min_ready_seconds for s in inp.services), default=0.0)
     health = dict(inp.health)
     hosts: dict[str, HostState] = {}
     for name, host in inp.cluster.hosts.items():
-        pods = [p for p in host.pods if (name, p.name) not in removed]
+        pods = [p for p in host.pods if (name, p.key) not in removed]
         for i, pod in enumerate(pods):
-            if (name, pod.name) in restarted:
+            if (name, pod.key) in restarted:
                 pods[i] = replace(pod, containers=tuple(_running(c) for c in pod.containers))
-                health[pod.name] = PodHealth(ready=True, ready_since=inp.now)
+                health[pod.key] = PodHealth(ready=True, ready_since=inp.now)
         volumes = set(host.volumes)
         for action in done.actions:
             if action.kind is not ActionKind.create or action.host != name:
@@ -546,7 +546,7 @@ def _simulate(inp: PlanInput, done: Plan) -> PlanInput:
                 created_at=inp.now,
             )
             pods.append(pod)
-            health[pod.name] = PodHealth(ready=True, ready_since=inp.now)
+            health[pod.key] = PodHealth(ready=True, ready_since=inp.now)
             if not action.canary:
                 volumes.update(
                     volume_name(pod.app, pod.service, pod.slot, v)

@@ -30,7 +30,7 @@ from fleet.desired import Override, Target, targets
 from fleet.errors import FleetError
 from fleet.execute import ActionResult, Drainer, NoDrain, Runtime, run_wave
 from fleet.journal import Journal
-from fleet.model import Action, ClusterState, HostState, Plan, PodHealth
+from fleet.model import Action, ClusterState, DesiredService, HostState, Plan, PodHealth
 from fleet.plan import PlanInput, plan
 from fleet.pods import Endpoint
 from fleet.remote.engine import Engine
@@ -59,18 +59,28 @@ class RunningIsReady:
         self, cluster: ClusterState, targets: Mapping[tuple[str, str], Target], *, gate: bool
     ) -> dict[str, PodHealth]:
         return {
-            p.name: PodHealth(ready=p.running, ready_since=p.started_at)
+            p.key: PodHealth(ready=p.running, ready_since=p.started_at)
             for h in cluster.reachable_hosts()
             for p in h.pods
         }
 
 
 class LoadBalancer(Protocol):
-    async def sync(self, cluster: ClusterState, health: Mapping[str, PodHealth]) -> None: ...
+    async def sync(
+        self,
+        cluster: ClusterState,
+        health: Mapping[str, PodHealth],
+        desired: Sequence[DesiredService] = (),
+    ) -> None: ...
 
 
 class NoLoadBalancer:
-    async def sync(self, cluster: ClusterState, health: Mapping[str, PodHealth]) -> None:
+    async def sync(
+        self,
+        cluster: ClusterState,
+        health: Mapping[str, PodHealth],
+        desired: Sequence[DesiredService] = (),
+    ) -> None:
         return None
 
 
@@ -82,6 +92,10 @@ class Observed:
     history: dict[tuple[str, str], Deployment]
     plan: Plan
     now: float
+
+    @property
+    def desired(self) -> list[DesiredService]:
+        return [t.service for t in self.targets.values()]
 
     @property
     def unreachable(self) -> list[HostState]:
@@ -401,7 +415,7 @@ class Reconciler:
                 skip.update(_key(r.action) for r in results if not r.ok)
                 self._note_restarts(results, observed.now)
             else:
-                await self.load_balancer.sync(observed.cluster, observed.health)
+                await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
                 self.record_converged(observed)
                 rollups = observed.rollups()
                 if all(r.converged for r in rollups):
@@ -417,7 +431,7 @@ class Reconciler:
                 await asyncio.sleep(POLL_SECONDS)
             observed = await self.look(gate=True)
             self.record_rollouts(observed)
-            await self.load_balancer.sync(observed.cluster, observed.health)
+            await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
         outcome.last = observed
         outcome.unreachable = [h.name for h in observed.unreachable]
         return outcome
@@ -453,7 +467,7 @@ class Reconciler:
             self._note_restarts(outcome.results, observed.now)
         self.check_deadlines(observed)
         self.record_converged(observed)
-        await self.load_balancer.sync(observed.cluster, observed.health)
+        await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
         outcome.last = observed
         outcome.unreachable = [h.name for h in observed.unreachable]
         outcome.converged = not wave and not outcome.unreachable
@@ -461,7 +475,7 @@ class Reconciler:
 
     def forget_recovered(self, observed: Observed) -> None:
         """Back-off ends for pods that ran for a minute, and for pods that are gone."""
-        pods = {p.name: p for h in observed.cluster.reachable_hosts() for p in h.pods}
+        pods = {p.key: p for h in observed.cluster.reachable_hosts() for p in h.pods}
         for name in self.journal.scope("backoff"):
             pod = pods.get(name)
             started = pod.started_at if pod is not None else None
@@ -474,10 +488,10 @@ class Reconciler:
             action = result.action
             if action.kind.value != "restart":
                 continue
-            entry: dict[str, Any] = self.journal.get("backoff", action.pod) or {"count": 0}
+            entry: dict[str, Any] = self.journal.get("backoff", action.key) or {"count": 0}
             count = int(entry.get("count", 0)) + 1
             delay = min(10.0 * 2 ** (count - 1), 300.0)
-            self.journal.put("backoff", action.pod, {"count": count, "next": now + delay})
+            self.journal.put("backoff", action.key, {"count": count, "next": now + delay})
             if count > 1:
                 self.journal.event(
                     "back-off",
@@ -490,7 +504,7 @@ class Reconciler:
 
 
 def _key(action: Action) -> tuple[str, str, str]:
-    return (action.kind.value, action.host, action.pod)
+    return (action.kind.value, action.host, action.key)
 
 
 def _describe_wave(wave: Sequence[Action]) -> str:

@@ -38,7 +38,7 @@ class ServiceRollup:
 def is_available(
     pod: ActualPod, health: Mapping[str, PodHealth], now: float, min_ready_seconds: float
 ) -> bool:
-    h = health.get(pod.name) or PodHealth(ready=pod.running, ready_since=pod.started_at)
+    h = health.get(pod.key) or PodHealth(ready=pod.running, ready_since=pod.started_at)
     if not (pod.running and h.ready):
         return False
     if min_ready_seconds <= 0:

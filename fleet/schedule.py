@@ -97,7 +97,7 @@ class Scheduler:
         for host in self.hosts:
             self.ledger.used.setdefault(host.name, Resources())
             for pod in host.pods:
-                if pod.name in skipped:
+                if pod.key in skipped:
                     continue
                 self.ledger.add(host, pod.service, pod.requests)
             self.ledger.insert_order(host, self.used_fraction(host))

@@ -7,7 +7,6 @@ cluster the same way.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -98,11 +97,9 @@ async def open_session(
 
 
 def _attach_health_and_lb(reconciler: Reconciler, *, probes: bool) -> None:
-    """Readiness from probes and HAProxy on the lb hosts, when those modules are present."""
-    if os.environ.get("FLEET_NO_PROBES") or not probes:
-        return
-    try:
+    """Readiness from probes and HAProxy on the lb hosts (not for read-only commands like
+    `fleet logs`, which need neither)."""
+    if probes:
         from fleet.health import attach
-    except ImportError:
-        return
-    attach(reconciler)
+
+        attach(reconciler)

@@ -66,7 +66,7 @@ def test_rolling_update_without_surge_removes_first_within_max_unavailable():
     assert sorted(a.kind.value for a in wave1) == ["create", "remove"]
     create = next(a for a in wave1 if a.kind is ActionKind.create)
     remove = next(a for a in wave1 if a.kind is ActionKind.remove)
-    assert create.slot == remove.slot and create.after == (remove.pod,)
+    assert create.slot == remove.slot and create.after == (remove.key,)
 
 
 def test_recreate_removes_all_old_pods_then_creates():
@@ -149,13 +149,13 @@ def test_exited_pod_is_restarted_unless_backing_off():
     state = hosts(dead, pod("node2", slot=1, revision="r2"), pod("node3", slot=2, revision="r2"))
     (restart,) = plan(inp([service()], state)).actions
     assert restart.kind is ActionKind.restart and restart.reason == "exited with code 1"
-    backing_off = plan(inp([service()], state, backoff_until={dead.name: 1040.0}))
+    backing_off = plan(inp([service()], state, backoff_until={dead.key: 1040.0}))
     assert backing_off.empty and "back-off, restart in 40 s" in backing_off.waiting[0]
 
 
 def test_failed_liveness_restarts_the_pod():
     state = hosts(*(pod(h, slot=i, revision="r2") for i, h in enumerate(HOSTS)))
-    health = {"web-1.r2": PodHealth(ready=True, live=False, reason="HTTP 500")}
+    health = {"demo.web-1.r2": PodHealth(ready=True, live=False, reason="HTTP 500")}
     (restart,) = plan(inp([service()], state, health=health)).actions
     assert (restart.kind, restart.replica) == (ActionKind.restart, "web-1")
     assert restart.reason == "liveness probe failed: HTTP 500"

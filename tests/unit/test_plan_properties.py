@@ -64,7 +64,7 @@ def scenarios(draw):
         if any(q.name == p.name and q.host == p.host for q in pods):
             continue  # one container name per host
         pods.append(p)
-        health[p.name] = PodHealth(ready=draw(st.booleans()), ready_since=0.0)
+        health[p.key] = PodHealth(ready=draw(st.booleans()), ready_since=0.0)
     hosts = {
         n: host(n, cpu=64000, memory=64 * GiB, pods=tuple(p for p in pods if p.host == n))
         for n in names
@@ -84,7 +84,7 @@ def execute(inp: PlanInput, actions) -> PlanInput:
     for action in actions:
         pods = hosts[action.host]
         if action.kind is ActionKind.remove:
-            pods[:] = [p for p in pods if p.name != action.pod]
+            pods[:] = [p for p in pods if p.key != action.key]
         elif action.kind is ActionKind.create:
             pods.append(
                 ActualPod(
@@ -107,7 +107,7 @@ def execute(inp: PlanInput, actions) -> PlanInput:
             )
             for p in pods
         ]
-        ready.update({p.name: PodHealth(ready=True, ready_since=0.0) for p in pods})
+        ready.update({p.key: PodHealth(ready=True, ready_since=0.0) for p in pods})
     cluster = ClusterState(
         hosts={n: replace(h, pods=tuple(hosts[n])) for n, h in inp.cluster.hosts.items()}
     )
@@ -145,17 +145,17 @@ def test_a_rollout_never_removes_the_last_ready_replica(inp):
         actions = step(inp).actions
         if not actions:
             return
-        removed = {(a.host, a.pod) for a in actions if a.kind is ActionKind.remove}
+        removed = {(a.host, a.key) for a in actions if a.kind is ActionKind.remove}
         for s in inp.services:
             if s.strategy is not Strategy.rolling or s.replicas == 0:
                 continue
             ready = [
                 p
                 for p in inp.cluster.pods()
-                if p.service == s.name and p.running and inp.health[p.name].ready
+                if p.service == s.name and p.running and inp.health[p.key].ready
             ]
             if ready:
-                assert any((p.host, p.name) not in removed for p in ready), s.name
+                assert any((p.host, p.key) not in removed for p in ready), s.name
         inp = execute(inp, actions)
 
 

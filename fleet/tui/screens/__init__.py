@@ -1,0 +1,1 @@
+"""Modal screens: confirmations, scale, plan preview, describe, logs, help."""
