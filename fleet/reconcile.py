@@ -146,40 +146,28 @@ class Reconciler:
     # -- observe ----------------------------------------------------------------------------
     async def observe_cluster(self) -> ClusterState:
         """Every host at once; an unreachable host keeps its last known contents."""
-        hosts = list(self.inventory)
-        results = await asyncio.gather(
-            *(self.engine.observe(h.name) for h in hosts), return_exceptions=True
-        )
-        now = self.clock()
-        states: dict[str, HostState] = {}
-        for host, result in zip(hosts, results, strict=True):
-            if isinstance(result, BaseException):
-                if not isinstance(result, FleetError):
-                    raise result
-                reason = getattr(result, "message", str(result))
-                since = self.journal.get("unreachable", host.name)
-                if since is None:
-                    self.journal.put("unreachable", host.name, now)
-                    self.journal.event("unreachable", f"{host.name}: {reason}", host=host.name)
-                states[host.name] = host_state(
-                    host,
-                    None,
-                    error=reason,
-                    remembered=self.journal.get("snapshot", host.name),
-                )
-                continue
-            state = host_state(
-                host,
-                result,
-                volumes=result.volumes,
-                cordon=result.cordon,
-            )
-            if self.journal.get("unreachable", host.name) is not None:
-                self.journal.delete("unreachable", host.name)
-                self.journal.event("reachable", f"{host.name} answers again", host=host.name)
-            self.journal.put("snapshot", host.name, snapshot(state))
-            states[host.name] = state
-        return ClusterState(hosts=states, observed_at=now)
+        hosts = [h.name for h in self.inventory]
+        states = await asyncio.gather(*(self.observe_host(h) for h in hosts))
+        return ClusterState(hosts=dict(zip(hosts, states, strict=True)), observed_at=self.clock())
+
+    async def observe_host(self, name: str) -> HostState:
+        """One host in one round trip, remembered in the journal for when it does not answer."""
+        host = self.inventory.host(name)
+        try:
+            seen = await self.engine.observe(name)
+        except FleetError as exc:
+            reason = getattr(exc, "message", str(exc))
+            if self.journal.get("unreachable", name) is None:
+                self.journal.put("unreachable", name, self.clock())
+                self.journal.event("unreachable", f"{name}: {reason}", host=name)
+            remembered = self.journal.get("snapshot", name)
+            return host_state(host, None, error=reason, remembered=remembered)
+        state = host_state(host, seen, volumes=seen.volumes, cordon=seen.cordon)
+        if self.journal.get("unreachable", name) is not None:
+            self.journal.delete("unreachable", name)
+            self.journal.event("reachable", f"{name} answers again", host=name)
+        self.journal.put("snapshot", name, snapshot(state))
+        return state
 
     # -- desired ----------------------------------------------------------------------------
     def overrides(self) -> dict[str, Override]:
@@ -242,7 +230,7 @@ class Reconciler:
     # -- one look at the cluster -----------------------------------------------------------------
     async def look(self, *, gate: bool = False) -> Observed:
         cluster = await self.observe_cluster()
-        return await self._assess(cluster, gate=gate)
+        return await self.assess(cluster, gate=gate)
 
     def replan(self, observed: Observed) -> Observed:
         """Plan again over the same observation (after the journal changed, e.g. autoscale)."""
@@ -254,7 +242,8 @@ class Reconciler:
         inp = self._plan_input(observed.cluster, observed.health, chosen, observed.now)
         return Observed(observed.cluster, observed.health, chosen, history, plan(inp), observed.now)
 
-    async def _assess(self, cluster: ClusterState, *, gate: bool) -> Observed:
+    async def assess(self, cluster: ClusterState, *, gate: bool = False) -> Observed:
+        """Health, targets and plan for an observed cluster."""
         history = self.history()
         chosen = {
             (t.service.app, t.service.name): t
@@ -305,6 +294,7 @@ class Reconciler:
             history=observed.history,
             endpoints=self.endpoints(),
             drainer=self.drainer,
+            health=observed.health,
             on_result=self.on_result,
         )
 
@@ -410,6 +400,7 @@ class Reconciler:
             wave = [a for a in observed.plan.first_wave() if _key(a) not in skip]
             if wave:
                 self.say(_describe_wave(wave))
+                self.record_placements(observed, wave)
                 results = await run_wave(self.runtime(observed), observed.cluster, wave)
                 outcome.results.extend(results)
                 skip.update(_key(r.action) for r in results if not r.ok)
@@ -463,6 +454,7 @@ class Reconciler:
         self.forget_recovered(observed)
         wave = list(observed.plan.first_wave())
         if wave:
+            self.record_placements(observed, wave)
             outcome.results = await run_wave(self.runtime(observed), observed.cluster, wave)
             self._note_restarts(outcome.results, observed.now)
         self.check_deadlines(observed)
@@ -472,6 +464,32 @@ class Reconciler:
         outcome.unreachable = [h.name for h in observed.unreachable]
         outcome.converged = not wave and not outcome.unreachable
         return outcome
+
+    def record_placements(self, observed: Observed, wave: Sequence[Action]) -> None:
+        """Each new pod's placement decision, with every "why not host X", for the UI."""
+        decisions = {(d.service, d.slot, d.canary): d for d in observed.plan.placements}
+        for action in wave:
+            decision = decisions.get((action.service, action.slot, action.canary))
+            if action.kind.value != "create" or decision is None:
+                continue
+            self.journal.put(
+                "placement",
+                action.key,
+                {
+                    "host": decision.host,
+                    "scores": dict(decision.scores),
+                    "rejected": {r.host: r.reason for r in decision.rejected},
+                },
+            )
+            others = "; ".join(f"not {r.host}: {r.reason}" for r in decision.rejected[:3])
+            self.journal.event(
+                "placement",
+                f"{action.pod} -> {decision.host}" + (f" ({others})" if others else ""),
+                host=decision.host,
+                app=action.app,
+                service=action.service,
+                replica=action.replica,
+            )
 
     def forget_recovered(self, observed: Observed) -> None:
         """Back-off ends for pods that ran for a minute, and for pods that are gone."""

@@ -43,10 +43,10 @@ def parse_synthetic(value: str) -> tuple[int, int]:
 
 def live_source(inventory: Path, blueprints: list[Path], interval: float) -> StateSource:
     """The StateSource over the inventory's hosts (SSH observation, apply machinery)."""
-    raise FleetError(
-        "fleet ui: the live source is not available yet; "
-        "try `fleet ui --synthetic 3x9` to see the UI on a made-up cluster"
-    )
+    from fleet.session import Sources
+    from fleet.tui.live import LiveSource
+
+    return LiveSource(Sources(inventory, tuple(blueprints)))
 
 
 @app.command("ui")

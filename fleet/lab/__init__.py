@@ -7,6 +7,7 @@ Python API for tests and other modules:
     fleet.lab.status("pytest")                        # -> LabStatus
     fleet.lab.down("pytest")                          # removes everything the lab made
     fleet.lab.stop_sshd("pytest", "node2")            # per-host failures, all idempotent:
+    fleet.lab.kill_sshd("pytest", "node2")            # ... with its open sessions
     fleet.lab.start_sshd / stop_dockerd / start_dockerd / stop_haproxy / start_haproxy
     fleet.lab.link_down("pytest", "node2") / link_up  # the host's veth off/on the bridge
 
@@ -16,6 +17,7 @@ State lives in $FLEET_LAB_ROOT/<name>/ (default /var/lib/fleet/labs); see layout
 from fleet.errors import LabError
 from fleet.lab.lab import (
     down,
+    kill_sshd,
     labs,
     link_down,
     link_up,
@@ -38,6 +40,7 @@ __all__ = [
     "LabInfo",
     "LabStatus",
     "down",
+    "kill_sshd",
     "labs",
     "link_down",
     "link_up",

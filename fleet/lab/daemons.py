@@ -163,6 +163,18 @@ def stop_sshd(host: HostSpec) -> None:
     host.paths.sshd_pidfile.unlink(missing_ok=True)
 
 
+def kill_sshd(host: HostSpec) -> None:
+    """Stop the listening sshd AND every SSH session of the host: established
+    connections break too (a crashed or killed sshd, not a polite `systemctl stop`)."""
+    stop_sshd(host)
+    inode = procs.netns_inode(Path("/var/run/netns") / host.netns)
+    if inode is None:
+        return
+    sessions = [p.pid for p in procs.scan() if p.netns == inode and p.comm == "sshd"]
+    if sessions:
+        procs.terminate(sessions, timeout=10.0)
+
+
 # ---- dockerd --------------------------------------------------------------------------
 
 

@@ -273,6 +273,12 @@ def stop_sshd(name: str, host: str) -> None:
     daemons.stop_sshd(shape.spec(index))
 
 
+def kill_sshd(name: str, host: str) -> None:
+    """Kill the host's sshd with its open sessions: established connections break too."""
+    shape, index = _host(name, host)
+    daemons.kill_sshd(shape.spec(index))
+
+
 def start_sshd(name: str, host: str) -> None:
     shape, index = _host(name, host)
     daemons.start_sshd(shape.spec(index))
