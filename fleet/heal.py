@@ -53,7 +53,7 @@ async def heal_once(
 ) -> HealReport:
     """One pass under the lock; raises LockHeld when another run holds it."""
     report = HealReport()
-    with session.lock("heal"):
+    async with session.lock("heal"):
         async with asyncio.timeout(timeout):
             reconciler = session.reconciler
             observed = await reconciler.look()

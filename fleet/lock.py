@@ -11,16 +11,19 @@ process on this machine that no longer exists.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import json
 import os
+import secrets
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from fleet.errors import LockHeld
+from fleet.errors import FleetError, LockHeld, RemoteError
 
 
 @dataclass(frozen=True)
@@ -121,3 +124,110 @@ class LocalLock:
 
     def __exit__(self, *_: object) -> None:
         self.release()
+
+
+# -- the lock on the cluster itself ------------------------------------------------------------
+
+LOCK_DIR = '"$HOME/.fleet/lock"'
+# constant scripts: the holder's JSON arrives on stdin, the token as $1
+ACQUIRE_SCRIPT = (
+    'mkdir -p "$HOME/.fleet" || exit 3; '
+    f"if mkdir {LOCK_DIR} 2>/dev/null; then cat > {LOCK_DIR}/holder; echo acquired; exit 0; fi; "
+    f'm=$(stat -c %Y {LOCK_DIR}/holder 2>/dev/null || echo 0); echo "held $(( $(date +%s) - m ))"; '
+    f"cat {LOCK_DIR}/holder 2>/dev/null; exit 0"
+)
+# mv is atomic: of two runs taking over a stale lock, one moves it away, the other finds none
+STEAL_SCRIPT = (
+    f'mv {LOCK_DIR} "$HOME/.fleet/lock.stale.$$" 2>/dev/null'
+    ' && rm -rf "$HOME/.fleet/lock.stale.$$"; exit 0'
+)
+REFRESH_SCRIPT = f'grep -qF -- "$1" {LOCK_DIR}/holder 2>/dev/null && touch {LOCK_DIR}/holder'
+RELEASE_SCRIPT = f'grep -qF -- "$1" {LOCK_DIR}/holder 2>/dev/null && rm -rf {LOCK_DIR}; exit 0'
+
+
+class ClusterLock:
+    """The local lock, then a lock directory on the first inventory host that answers.
+
+    Held while the run lasts (refreshed every `refresh_every` s); a lock not refreshed for
+    `stale_after` s, or held by a dead process on this machine, is taken over.
+    """
+
+    def __init__(
+        self,
+        local: LocalLock,
+        pool: Any,
+        hosts: list[str],
+        *,
+        stale_after: float = 90.0,
+        refresh_every: float = 20.0,
+    ) -> None:
+        self.local = local
+        self.pool = pool
+        self.hosts = hosts
+        self.stale_after = stale_after
+        self.refresh_every = refresh_every
+        self.token = secrets.token_hex(8)
+        self.host: str | None = None
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ClusterLock:
+        self.local.acquire()
+        try:
+            await self._acquire_remote()
+        except BaseException:
+            self.local.release()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        try:
+            if self._refresher is not None:
+                self._refresher.cancel()
+            if self.host is not None:
+                with contextlib.suppress(FleetError, OSError):
+                    await self.pool.run(
+                        self.host, ["sh", "-c", RELEASE_SCRIPT, "fleet-lock", self.token]
+                    )
+        finally:
+            self.local.release()
+
+    async def _acquire_remote(self) -> None:
+        holder = Holder.me(self.local.command)
+        data = json.dumps({**holder.__dict__, "token": self.token}).encode()
+        for host in self.hosts:
+            try:
+                for _attempt in range(2):
+                    result = await self.pool.run(
+                        host, ["sh", "-c", ACQUIRE_SCRIPT, "fleet-lock"], stdin=data
+                    )
+                    first, _, rest = result.text.partition("\n")
+                    if first.strip() == "acquired":
+                        self.host = host
+                        self._refresher = asyncio.ensure_future(self._refresh())
+                        return
+                    age = float(first.split()[1]) if first.startswith("held ") else 0.0
+                    other = Holder.from_json(rest.strip())
+                    if age < self.stale_after and not (other and other.is_dead_local_process()):
+                        who = other.describe() if other else "another fleet run"
+                        raise LockHeld(
+                            f"cluster {self.local.cluster} is locked by {who} (lock on {host})"
+                        )
+                    await self.pool.run(host, ["sh", "-c", STEAL_SCRIPT])
+                raise LockHeld(f"cluster {self.local.cluster}: could not take the lock on {host}")
+            except RemoteError as exc:
+                if isinstance(exc, LockHeld):
+                    raise
+                continue  # that host does not answer: the next one holds the lock
+        # no host answered: nothing can be changed anyway; the local lock still holds
+
+    async def _script(self, host: str, script: str) -> None:
+        await self.pool.run(host, ["sh", "-c", script, "fleet-lock", self.token])
+
+    async def _refresh(self) -> None:
+        assert self.host is not None
+        while True:
+            await asyncio.sleep(self.refresh_every)
+            with contextlib.suppress(FleetError, OSError):
+                await self.pool.run(
+                    self.host, ["sh", "-c", REFRESH_SCRIPT, "fleet-lock", self.token]
+                )

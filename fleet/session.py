@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleet.journal import Journal, cluster_dir
-from fleet.lock import LocalLock
+from fleet.lock import ClusterLock, LocalLock
 from fleet.reconcile import Reconciler
 from fleet.remote.engine import Engine
 from fleet.remote.ssh import SSHPool
@@ -55,9 +55,11 @@ class Session:
     journal: Journal
     reconciler: Reconciler
 
-    def lock(self, command: str) -> LocalLock:
-        """The cluster's lock for one command (`with session.lock("heal"): ...`)."""
-        return LocalLock(cluster_dir(self.inventory.name), self.inventory.name, command)
+    def lock(self, command: str) -> ClusterLock:
+        """The cluster's lock for one command (`async with session.lock("heal"): ...`):
+        local, and on the first inventory host that answers."""
+        local = LocalLock(cluster_dir(self.inventory.name), self.inventory.name, command)
+        return ClusterLock(local, self.pool, list(self.inventory.hosts))
 
 
 @asynccontextmanager
@@ -69,13 +71,10 @@ async def open_session(
     say: Callable[[str], None] = lambda line: None,
     probes: bool = True,
 ) -> AsyncIterator[Session]:
-    """Load, lock (when `lock` names the command), connect lazily; always cleaned up."""
+    """Load, lock (when `lock` names the command: locally and on the cluster), connect
+    lazily; always cleaned up."""
     inventory, blueprint = load(sources)
-    directory = cluster_dir(inventory.name)
-    local = LocalLock(directory, inventory.name, lock) if lock else None
-    if local is not None:
-        local.acquire()
-    journal = Journal(directory / "journal.sqlite")
+    journal = Journal(cluster_dir(inventory.name) / "journal.sqlite")
     try:
         async with SSHPool(inventory) as pool:
             engine = Engine(pool)
@@ -89,11 +88,14 @@ async def open_session(
                 say=say,
             )
             _attach_health_and_lb(reconciler, probes=probes)
-            yield Session(sources, inventory, blueprint, pool, engine, journal, reconciler)
+            session = Session(sources, inventory, blueprint, pool, engine, journal, reconciler)
+            if lock is None:
+                yield session
+            else:
+                async with session.lock(lock):
+                    yield session
     finally:
         journal.close()
-        if local is not None:
-            local.release()
 
 
 def _attach_health_and_lb(reconciler: Reconciler, *, probes: bool) -> None:

@@ -392,7 +392,7 @@ class LiveSource:
     async def _act(self, what: str, work: Any) -> Outcome:
         session = await self._open()
         try:
-            with session.lock(f"ui {what}"):
+            async with session.lock(f"ui {what}"):
                 message = await work(session)
         except FleetError as exc:
             return Outcome(False, str(exc))

@@ -201,3 +201,18 @@ def test_pending_replica_keeps_the_rest_of_the_plan_going(fleet, tmp_path):
     done = fleet.run("apply", "--yes", str(huge), str(small))
     assert done.returncode == 3 and time.monotonic() - started < 60
     assert "huge" in done.stderr
+
+
+def test_the_cluster_lock_holds_across_controllers(fleet, lab, tmp_path):
+    """Two controllers (separate local stores and local locks) still never interleave."""
+    app = write(tmp_path, "t10", app_yaml(name="web", replicas=2, min_ready=3))
+    other = Fleet(lab, tmp_path / "other-controller")
+    first = fleet.start("apply", "--yes", str(app))
+    marker = lab.root / lab.hosts[0].name / "home" / ".fleet" / "lock" / "holder"
+    wait_until(lambda: marker.exists() and marker.read_text(), what="the cluster lock")
+    second = other.run("apply", "--yes", str(app))
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert second.returncode == 4
+    assert f"lock on {lab.hosts[0].name}" in second.stderr
+    assert not marker.exists()  # released at the end of the first apply
