@@ -100,6 +100,12 @@ def apply_command(
     values: list[Path] = ValuesOption,
     sets: list[str] = SetOption,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    prune_volumes: bool = typer.Option(
+        False,
+        "--prune-volumes",
+        help="Also delete the data volumes no wanted replica uses (scaled down or removed "
+        "services of these apps). Without it volumes are never deleted.",
+    ),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Make the cluster match the blueprints: plan, confirm, then roll out wave by wave.
@@ -125,6 +131,8 @@ def apply_command(
                 print_plan(observed, session.inventory.name)
             converged = all(r.converged for r in observed.rollups())
             if observed.plan.empty and converged and not observed.unreachable:
+                if prune_volumes:
+                    await _prune(session, observed)
                 if output == OutputFormat.json:
                     emit_json("fleet.apply/v1", {"changes": False, "converged": True})
                 return 0
@@ -143,11 +151,25 @@ def apply_command(
                 reconciler.say = progress.line
                 reconciler.on_result = progress.result
                 outcome = await reconciler.converge(observed)
+            if prune_volumes and outcome.last is not None:
+                await _prune(session, outcome.last)
             return _finish(outcome, output)
 
     code = asyncio.run(run())
     if code:
         raise typer.Exit(code)
+
+
+async def _prune(session: Any, observed: Observed) -> None:
+    """Delete volumes no wanted replica uses (only with --prune-volumes)."""
+    from fleet.plan import volumes_to_prune
+
+    doomed = volumes_to_prune(observed.cluster, observed.desired, session.reconciler.apps)
+    for host, volumes in sorted(doomed.items()):
+        await session.engine.remove_volumes(host, volumes)
+        for volume in volumes:
+            session.journal.event("volume-pruned", f"deleted volume {volume}", host=host)
+            info(f"deleted volume {volume} on {host}")
 
 
 def _finish(outcome: Any, output: OutputFormat) -> int:

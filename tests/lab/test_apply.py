@@ -216,3 +216,48 @@ def test_the_cluster_lock_holds_across_controllers(fleet, lab, tmp_path):
     assert second.returncode == 4
     assert f"lock on {lab.hosts[0].name}" in second.stderr
     assert not marker.exists()  # released at the end of the first apply
+
+
+KV = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: kv}}
+spec:
+  replicas: {replicas}
+  strategy: {{type: Recreate}}
+  template:
+    metadata: {{labels: {{app: kv}}}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+        - name: kv
+          image: lab/kv:1
+          volumeMounts: [{{name: data, mountPath: /data}}]
+      volumes: [{{name: data, persistent: {{}}}}]
+"""
+
+
+def volumes(lab) -> set[str]:
+    from tests.lab.labtools import docker
+
+    return {
+        f"{host.name}:{v}"
+        for host in lab.hosts
+        for v in docker(host, "volume", "ls", "-q").stdout.split()
+        if v.startswith("fleet.t11.")
+    }
+
+
+def test_volumes_survive_scale_down_and_go_only_with_prune(fleet, lab, tmp_path):
+    app = write(tmp_path, "t11", KV.format(replicas=2))
+    assert fleet.run("apply", "--yes", str(app)).returncode == 0
+    placed = {pod.split(".")[0]: host for host, pod in running_pods(lab, "kv")}
+    assert volumes(lab) == {f"{placed[f'kv-{i}']}:fleet.t11.kv-{i}.data" for i in (0, 1)}
+    app.write_text(KV.format(replicas=1))
+    assert fleet.run("apply", "--yes", str(app)).returncode == 0
+    assert len(running_pods(lab, "kv")) == 1
+    assert len(volumes(lab)) == 2  # the scaled-down replica's data stays
+    done = fleet.run("apply", "--yes", "--prune-volumes", str(app))
+    assert done.returncode == 0, done.stderr
+    assert volumes(lab) == {f"{placed['kv-0']}:fleet.t11.kv-0.data"}
+    assert "deleted volume fleet.t11.kv-1.data" in done.stderr

@@ -238,3 +238,15 @@ def test_rolling_update_goes_on_over_reachable_hosts_when_one_is_unknown():
     replaced = sorted(a.replica for a in result.actions if a.kind is ActionKind.remove)
     assert replaced == ["web-0", "web-1"]  # web-2 on node3 waits for its host
     assert all(a.host != "node3" for a in result.actions)
+
+
+def test_only_unused_volumes_of_these_apps_are_pruned():
+    from fleet.plan import volumes_to_prune
+
+    kv = service("kv", replicas=1, persistent_volumes=("data",))
+    keep = volume_name("demo", "kv", 0, "data")
+    extra = volume_name("demo", "kv", 1, "data")
+    other_app = volume_name("shop", "db", 0, "data")
+    scratch = "fleet-tmp.demo.web-0.old.cache"
+    state = hosts(node1={"volumes": (keep, extra, other_app, scratch, "user-volume")})
+    assert volumes_to_prune(state, [kv], frozenset({"demo"})) == {"node1": sorted([extra, scratch])}
