@@ -60,9 +60,20 @@ cmd_demo() {
   cmd_setup
   local fleet=$VENV/bin/fleet
   "$fleet" lab up
-  local inv
+  local inv lb
   inv=$("$fleet" lab inventory)
+  "$fleet" apply -i "$inv" --yes blueprints/demo.yaml
   "$fleet" status -i "$inv"
+  lb=$(awk '/address:/ {print $2; exit}' "$inv")
+  cat >&2 <<EOF
+
+The demo runs on the lab (node1 is its load balancer). Try:
+  export FLEET_INVENTORY=$inv PATH=$VENV/bin:\$PATH
+  curl http://$lb:8080/                  # web, through HAProxy
+  fleet plan blueprints/demo.yaml        # no changes
+  fleet ui blueprints/demo.yaml          # the terminal UI
+  fleet lab down                         # remove the lab
+EOF
 }
 
 cmd_test() {

@@ -76,6 +76,12 @@ def _run(coro: Any) -> Any:
 
 @app.command("status")
 def status_command(
+    blueprints: list[Path] = typer.Argument(
+        None,
+        help="Blueprints: also show their services (ready / up-to-date / available, "
+        "autoscaler) and the load balancer's frontends and servers.",
+        show_default=False,
+    ),
     inventory: Path | None = InventoryOption,
     output: OutputFormat = OutputOption,
     timeout: float = typer.Option(
@@ -83,7 +89,8 @@ def status_command(
     ),
     hosts: str | None = typer.Option(None, "--hosts", help="Only these hosts (comma-separated)."),
 ) -> None:
-    """Hosts (reachable or why not, round trip, engine, cpu, memory) and fleet's containers.
+    """Hosts (reachable or why not, round trip, engine, cpu, memory) and fleet's containers;
+    with blueprints also services and the load balancer.
 
     Exit 0 when every host answered, 3 when some did not (they are still listed).
     """
@@ -101,16 +108,35 @@ def status_command(
             return await collect_status(pool, names, timeout=timeout)
 
     report = _run(collect())
+    overview = _overview(inv, blueprints) if blueprints else None
     if output == OutputFormat.json:
-        emit_json(SCHEMA, report.to_json())
+        emit_json(SCHEMA, {**report.to_json(), **(overview.to_json() if overview else {})})
     else:
         sys.stdout.write(render_text(report, width=_width()))
+        if overview is not None:
+            from fleet.overview import render_overview
+
+            sys.stdout.write("\n" + render_overview(overview, _width()))
     down = report.unreachable
     if down:
         raise PartialFailure(
             f"{len(down)} of {len(report.hosts)} hosts did not answer: "
             + ", ".join(f"{h.name} ({h.reason})" for h in down)
         )
+
+
+def _overview(inv: Inventory, blueprints: list[Path]) -> Any:
+    """Services and load balancer, through the same session apply uses."""
+    from fleet.overview import collect_overview
+    from fleet.session import Sources, open_session
+
+    path = inv.path if inv.path is not None else resolve_inventory(None)
+
+    async def run() -> Any:
+        async with open_session(Sources(path, tuple(blueprints))) as session:
+            return await collect_overview(session)
+
+    return _run(run())
 
 
 def _width() -> int:
