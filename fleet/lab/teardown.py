@@ -10,6 +10,7 @@ veth, files. A whole lab also loses its iptables rule and bridge.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -111,13 +112,22 @@ def remove_hosts(paths: LabPaths, record: Record | None, indexes: Iterable[int],
     inodes = {
         ino for s in specs.values() if (ino := procs.netns_inode(netns.netns_path(s.netns)))
     }
-    running = procs.scan()
-    leftovers: set[int] = set()
-    for spec in specs.values():
-        leftovers.update(procs.lab_processes(running, inodes, str(spec.paths.dir)))
-    if leftovers:
+    # A daemon an interrupted `up` was still starting (haproxy -D forks, dockerd's launcher)
+    # can appear after a scan: scan again until one finds nothing.
+    deadline = time.monotonic() + 10.0
+    while True:
+        running = procs.scan()
+        leftovers: set[int] = set()
+        for spec in specs.values():
+            leftovers.update(procs.lab_processes(running, inodes, str(spec.paths.dir)))
+            # also daemons whose namespace is already gone (an earlier teardown cut short):
+            # their command line still names the host's directory
+            leftovers.update(p.pid for p in running if procs.owned(p.pid, spec.marker))
+        if not leftovers or time.monotonic() > deadline:
+            break
         log(f"stopping {len(leftovers)} leftover processes")
         procs.terminate(leftovers, timeout=10.0)
+        time.sleep(0.2)
 
     for i, spec in specs.items():
         unmount_under(spec.paths.dir)
