@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from fleet.session import Sources
 
 BlueprintArgs: Any = typer.Argument(
-    ..., help="Blueprint files (or folders, or Compose files).", show_default=False
+    ...,
+    help="Blueprint files (or folders, or Compose files).",
+    show_default=False,
+    metavar="BLUEPRINT...",
 )
 ValuesOption: Any = typer.Option(
     [], "--values", "-f", help="Values file for ${name} parameters (repeatable)."
