@@ -76,6 +76,7 @@ def heal_command(
     """One self-healing pass: replace missing or crashed replicas, restart failed liveness,
     move replicas off lost hosts, autoscale, keep HAProxy in step. Safe from cron:
 
+    \b
         * * * * *  fleet heal -q -i /etc/fleet/inventory.yaml /etc/fleet/blueprints
 
     Exit 0 ok, 3 some repairs failed or hosts did not answer, 4 another run holds the lock.
