@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,6 +27,8 @@ from fleet.model import (
     ActionKind,
     ActualPod,
     ClusterState,
+    DesiredService,
+    PodHealth,
     container_name,
     scratch_volume_name,
 )
@@ -39,13 +41,26 @@ from fleet.spec.inventory import Inventory
 class Drainer(Protocol):
     """The load balancer's part in a wave (fleet.lb implements it; a no-op without lb)."""
 
-    async def drain(self, cluster: ClusterState, pods: set[str]) -> float:
-        """Take these pods out of every backend; return how long to wait for connections."""
+    async def drain(
+        self,
+        cluster: ClusterState,
+        pods: set[str],
+        health: Mapping[str, PodHealth],
+        desired: Sequence[DesiredService],
+    ) -> float:
+        """Take these pods out of every backend (the other ready pods, by `health`, stay);
+        return how long to wait for connections."""
         ...
 
 
 class NoDrain:
-    async def drain(self, cluster: ClusterState, pods: set[str]) -> float:
+    async def drain(
+        self,
+        cluster: ClusterState,
+        pods: set[str],
+        health: Mapping[str, PodHealth],
+        desired: Sequence[DesiredService],
+    ) -> float:
         return 0.0
 
 
@@ -70,6 +85,8 @@ class Runtime:
     history: dict[tuple[str, str], Deployment] = field(default_factory=dict)
     endpoints: dict[str, list[Endpoint]] = field(default_factory=dict)  # by app
     drainer: Drainer = field(default_factory=NoDrain)
+    # the observation's readiness: a drain keeps every other ready pod in the backends
+    health: Mapping[str, PodHealth] = field(default_factory=dict)
     on_result: Callable[[ActionResult], None] | None = None
 
     def deployment(self, action: Action) -> Deployment:
@@ -96,9 +113,10 @@ async def run_wave(
     rt: Runtime, cluster: ClusterState, actions: Sequence[Action]
 ) -> list[ActionResult]:
     """Execute actions concurrently (the pool keeps each host under its session limit)."""
-    stopping = {a.key for a in actions if a.kind in (ActionKind.remove, ActionKind.restart)}
+    stopping = draining(cluster, actions)
     if stopping:
-        pause = await rt.drainer.drain(cluster, stopping)
+        desired = [t.service for t in rt.targets.values()]
+        pause = await rt.drainer.drain(cluster, stopping, rt.health, desired)
         if pause > 0:
             await asyncio.sleep(pause)
     removed: dict[str, asyncio.Event] = {
@@ -122,6 +140,19 @@ async def run_wave(
         return result
 
     return list(await asyncio.gather(*(one(a) for a in actions)))
+
+
+def draining(cluster: ClusterState, actions: Sequence[Action]) -> set[str]:
+    """Keys of the pods to take out of the load balancer before the wave stops them.
+
+    Not a key whose other copy stays (a host that answers again still runs the pod that
+    was rescheduled while it was gone; both have one name): the load balancer names
+    servers by pod, so draining the copy that goes would drain the one that stays."""
+    stops = {(a.host, a.key) for a in actions if a.kind in (ActionKind.remove, ActionKind.restart)}
+    stays = {
+        p.key for h in cluster.reachable_hosts() for p in h.pods if (h.name, p.key) not in stops
+    }
+    return {key for _, key in stops if key not in stays}
 
 
 def _record(rt: Runtime, result: ActionResult) -> None:

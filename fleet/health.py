@@ -18,15 +18,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from fleet.desired import Target
 from fleet.errors import HAProxyConfigError, RemoteError
 from fleet.journal import Journal
-from fleet.lb.haproxy import LbOutcome, apply_lb, wait_drained
-from fleet.lb.merge import merge
-from fleet.lb.render import render_hosts
-from fleet.lb.services import lb_services
-from fleet.model import ClusterState, DesiredService, PodHealth
+from fleet.model import ActualPod, ClusterState, DesiredService, PodHealth
 from fleet.probe import ProbeState, health
 from fleet.probe.runner import ProbeTarget, check_pods
 from fleet.reconcile import Reconciler
@@ -46,15 +43,7 @@ class ProbeHealth:
     async def check(
         self, cluster: ClusterState, targets: Mapping[tuple[str, str], Target], *, gate: bool
     ) -> dict[str, PodHealth]:
-        probe_targets: list[ProbeTarget] = []
-        out: dict[str, PodHealth] = {}
-        for host in cluster.reachable_hosts():
-            for pod in host.pods:
-                target = targets.get((pod.app, pod.service))
-                if target is None:  # not ours to probe: running counts as ready
-                    out[pod.key] = PodHealth(ready=pod.running, ready_since=pod.started_at)
-                    continue
-                probe_targets.append(ProbeTarget(pod, _main_container(target, pod.revision)))
+        probe_targets, out = choose_targets(cluster, targets)
         stored = self.journal.scope(SCOPE)
         states = {
             t.key: ProbeState.from_json(stored[t.key]) for t in probe_targets if t.key in stored
@@ -64,9 +53,7 @@ class ProbeHealth:
             after = fresh[probed.key]
             self._transition(probed, states.get(probed.key), after)
             out[probed.key] = health(after)
-        # unreachable hosts keep their pods' last states for when they answer again
-        reachable = {p.key for h in cluster.reachable_hosts() for p in h.pods}
-        kept = {k: v for k, v in stored.items() if k not in reachable}
+        kept = kept_states(stored, cluster, fresh)
         self.journal.replace_scope(SCOPE, {**kept, **{k: s.to_json() for k, s in fresh.items()}})
         return out
 
@@ -88,6 +75,44 @@ class ProbeHealth:
             self.journal.event(
                 kind, message, host=pod.host, app=pod.app, service=pod.service, replica=pod.replica
             )
+
+
+def choose_targets(
+    cluster: ClusterState, targets: Mapping[tuple[str, str], Target]
+) -> tuple[list[ProbeTarget], dict[str, PodHealth]]:
+    """The pods to probe (one per health key), and the health of pods this run does not
+    own (running counts as ready).
+
+    A host that answers again may still hold a pod that was rescheduled while it was
+    gone: two copies with one name and key. The copy the planner keeps (running, newest)
+    is probed; the other is about to be removed.
+    """
+    chosen: dict[str, ProbeTarget] = {}
+    others: dict[str, PodHealth] = {}
+    for host in cluster.reachable_hosts():
+        for pod in host.pods:
+            target = targets.get((pod.app, pod.service))
+            if target is None:
+                others[pod.key] = PodHealth(ready=pod.running, ready_since=pod.started_at)
+                continue
+            seen = chosen.get(pod.key)
+            if seen is None or _rank(pod) > _rank(seen.pod):
+                chosen[pod.key] = ProbeTarget(pod, _main_container(target, pod.revision))
+    return list(chosen.values()), others
+
+
+def _rank(pod: ActualPod) -> tuple[bool, float]:
+    return (pod.running, pod.created_at)
+
+
+def kept_states(
+    stored: Mapping[str, Any], cluster: ClusterState, probed: Collection[str]
+) -> dict[str, Any]:
+    """Stored probe states this run did not renew that still belong to a pod: on an
+    unreachable host (for when it answers again) or of an application not in this run
+    (its liveness failures keep counting across its own passes). Gone pods are forgotten."""
+    known = {p.key for h in cluster.hosts.values() for p in h.pods}
+    return {k: v for k, v in stored.items() if k in known and k not in probed}
 
 
 def _main_container(target: Target, revision: str) -> Container:
@@ -119,6 +144,12 @@ class HAProxySync:
         rc = self.reconciler
         if not rc.blueprint.services:
             return
+        # imported here: a run that changes nothing (a no-op apply) never needs them
+        from fleet.lb.haproxy import LbOutcome, apply_lb
+        from fleet.lb.merge import merge
+        from fleet.lb.render import render_hosts
+        from fleet.lb.services import lb_services
+
         self.last_health, self.desired = health_map, desired or self.desired
         hosts = rc.inventory.lb_hosts
         await self._read_live([h.name for h in hosts])
@@ -144,20 +175,35 @@ class HAProxySync:
             else:
                 self._error(f"HAProxy on {host}: {result.outcome.value}: {result.reason}")
 
-    async def drain(self, cluster: ClusterState, pods: set[str]) -> float:
-        """Out of every backend, then wait (bounded) for old workers' connections."""
+    async def drain(
+        self,
+        cluster: ClusterState,
+        pods: set[str],
+        health: Mapping[str, PodHealth],
+        desired: Sequence[DesiredService],
+    ) -> float:
+        """Out of every backend, then wait (bounded) for old workers' connections.
+
+        The other ready pods come from `health` (the wave's observation): a command whose
+        first wave drains (restart, scale-down) has synced nothing yet, and rendering from
+        an empty health map would empty the backends."""
         rc = self.reconciler
         if not rc.blueprint.services:
             return 0.0
-        await self.sync(cluster, self.last_health, exclude=pods)
+        from fleet.lb.haproxy import wait_drained
+        from fleet.lb.services import lb_services
+
+        await self.sync(cluster, health or self.last_health, desired, exclude=pods)
         grace = max((s.grace_seconds for s in lb_services(rc.blueprint)), default=5.0)
         await wait_drained(rc.pool, [h.name for h in rc.inventory.lb_hosts], timeout=grace)
         return 0.0
 
     async def _read_live(self, hosts: list[str]) -> None:
-        """The lb hosts' current configs, once per run (other apps' frontends come from them)."""
+        """The lb hosts' current configs (other apps' frontends come from them), read at
+        every sync: another application's run may have changed them since, and a
+        `fleet heal --watch` session lives for days."""
         rc = self.reconciler
-        missing = [h for h in hosts if h not in self.live]
+        missing = list(hosts)
         if not missing:
             return
 

@@ -22,15 +22,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fleet.desired import Override, Target, targets
-from fleet.errors import FleetError
+from fleet.errors import FleetError, RemoteTimeout
 from fleet.execute import ActionResult, Drainer, NoDrain, Runtime, run_wave
 from fleet.journal import Journal
-from fleet.model import Action, ClusterState, DesiredService, HostState, Plan, PodHealth
+from fleet.model import (
+    Action,
+    ActionKind,
+    ClusterState,
+    DesiredService,
+    HostState,
+    Plan,
+    PodHealth,
+)
 from fleet.plan import PlanInput, plan
 from fleet.pods import Endpoint
 from fleet.remote.engine import Engine
@@ -42,6 +50,7 @@ from fleet.spec.service import listen_port
 from fleet.state import host_state, snapshot
 
 POLL_SECONDS = 0.5
+OBSERVE_TIMEOUT = 10.0  # connect (5 s by default) plus one `docker ps`/`inspect` round trip
 
 
 class HealthChecker(Protocol):
@@ -133,6 +142,8 @@ class Reconciler:
     drainer: Drainer = field(default_factory=NoDrain)
     # heal: reschedule the replicas of hosts unreachable for longer than this
     lost_after: float | None = None
+    # observing a host is one quick round trip; longer means it does not answer
+    observe_timeout: float = OBSERVE_TIMEOUT
     say: Callable[[str], None] = lambda line: None
     on_result: Callable[[ActionResult], None] | None = None
     clock: Callable[[], float] = time.time
@@ -153,16 +164,29 @@ class Reconciler:
     async def observe_host(self, name: str) -> HostState:
         """One host in one round trip, remembered in the journal for when it does not answer."""
         host = self.inventory.host(name)
+        asked = self.clock()  # the grace period counts from the first question unanswered
         try:
-            seen = await self.engine.observe(name)
+            # connecting is bounded by the host's connect timeout, the round trip by what
+            # is left of observe_timeout: on a connection whose peer vanished (link down,
+            # nothing answers) the command is given up as soon as a fresh connect would be
+            await self.pool.connect(name)
+            round_trip = max(1.0, self.observe_timeout - host.connect_timeout)
+            seen = await self.engine.observe(name, timeout=round_trip)
         except FleetError as exc:
+            if isinstance(exc, RemoteTimeout):
+                # a connection whose peer vanished (link down) hangs every command until
+                # keepalives give up: drop it, so the next look connects afresh (bounded)
+                self.pool.reset(name)
             reason = getattr(exc, "message", str(exc))
             if self.journal.get("unreachable", name) is None:
-                self.journal.put("unreachable", name, self.clock())
+                self.journal.put("unreachable", name, asked)
                 self.journal.event("unreachable", f"{name}: {reason}", host=name)
             remembered = self.journal.get("snapshot", name)
             return host_state(host, None, error=reason, remembered=remembered)
-        state = host_state(host, seen, volumes=seen.volumes, cordon=seen.cordon)
+        volumes = seen.volumes
+        if not seen.volumes_read:  # not listed this time (no use in this run): keep the last list
+            volumes = tuple((self.journal.get("snapshot", name) or {}).get("volumes", ()))
+        state = host_state(host, seen, volumes=volumes, cordon=seen.cordon)
         if self.journal.get("unreachable", name) is not None:
             self.journal.delete("unreachable", name)
             self.journal.event("reachable", f"{name} answers again", host=name)
@@ -425,6 +449,12 @@ class Reconciler:
             await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
         outcome.last = observed
         outcome.unreachable = [h.name for h in observed.unreachable]
+        # an lb host that would not take the new config (rejected by `haproxy -c`, failed
+        # reload) still serves the old servers: the run is not done, say why (exit 3)
+        lb_errors = list(getattr(self.load_balancer, "errors", ()))
+        if lb_errors:
+            outcome.converged = False
+            outcome.stuck.extend(lb_errors)
         return outcome
 
     def _progressing(self, roll: ServiceRollup, observed: Observed) -> bool:
@@ -447,16 +477,20 @@ class Reconciler:
                     return True
         return False
 
-    async def heal_pass(self, observed: Observed) -> Outcome:
-        """heal: one wave of repairs, no waiting."""
+    async def heal_pass(self, observed: Observed, *, ready_wait: float = 0.0) -> Outcome:
+        """heal: one wave of repairs, then a look at what it left (HAProxy follows that
+        look, not the one before the wave), waiting up to `ready_wait` seconds for the pods
+        it started to be ready, so the load balancer routes to them in this pass."""
         outcome = Outcome(converged=False)
         self.record_rollouts(observed)
         self.forget_recovered(observed)
+        self.note_waiting(observed)
         wave = list(observed.plan.first_wave())
         if wave:
             self.record_placements(observed, wave)
             outcome.results = await run_wave(self.runtime(observed), observed.cluster, wave)
             self._note_restarts(outcome.results, observed.now)
+            observed = await self._settle(outcome.results, ready_wait)
         self.check_deadlines(observed)
         self.record_converged(observed)
         await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
@@ -464,6 +498,41 @@ class Reconciler:
         outcome.unreachable = [h.name for h in observed.unreachable]
         outcome.converged = not wave and not outcome.unreachable
         return outcome
+
+    async def _settle(self, results: Sequence[ActionResult], ready_wait: float) -> Observed:
+        """Look again after a wave; while pods it started are running but not ready yet,
+        and for at most `ready_wait` seconds, look again (probes polled)."""
+        started = {
+            (r.action.host, r.action.key)
+            for r in results
+            if r.ok and r.action.kind in (ActionKind.create, ActionKind.restart)
+        }
+        deadline = self.clock() + ready_wait
+        while True:
+            latest = await self.look(gate=True)
+            if settled(latest, started) or self.clock() >= deadline:
+                return latest
+            await asyncio.sleep(POLL_SECONDS)
+
+    def note_waiting(self, observed: Observed) -> None:
+        """Why something is left as it is (its volume is on a lost host, a dependency is not
+        ready ...) becomes an event when the reason first appears, not at every pass.
+        Back-off lines count down every pass and have their own `back-off` events."""
+        lines = sorted({w for w in observed.plan.waiting if ": back-off, " not in w})
+        key = ",".join(sorted(self.apps))
+        before = set(self.journal.get("waiting", key) or ())
+        for line in lines:
+            if line in before:
+                continue
+            target = _service_of(line, observed.desired)
+            self.journal.event(
+                "waiting",
+                line,
+                app=target.app if target else None,
+                service=target.name if target else None,
+            )
+        if set(lines) != before:
+            self.journal.put("waiting", key, lines)
 
     def record_placements(self, observed: Observed, wave: Sequence[Action]) -> None:
         """Each new pod's placement decision, with every "why not host X", for the UI."""
@@ -510,15 +579,37 @@ class Reconciler:
             count = int(entry.get("count", 0)) + 1
             delay = min(10.0 * 2 ** (count - 1), 300.0)
             self.journal.put("backoff", action.key, {"count": count, "next": now + delay})
-            if count > 1:
-                self.journal.event(
-                    "back-off",
-                    f"{action.pod} restarted {count} times; next restart not before {delay:.0f} s",
-                    host=action.host,
-                    app=action.app,
-                    service=action.service,
-                    replica=action.replica,
-                )
+            # from the first restart on, so `fleet events` shows the whole 10, 20, 40 s ladder
+            times = "once" if count == 1 else f"{count} times"
+            self.journal.event(
+                "back-off",
+                f"{action.pod} restarted {times}; next restart not before {delay:.0f} s",
+                host=action.host,
+                app=action.app,
+                service=action.service,
+                replica=action.replica,
+            )
+
+
+def settled(observed: Observed, started: Collection[tuple[str, str]]) -> bool:
+    """Every (host, pod key) a wave started is ready, or is gone or not running (waiting
+    would not help: the next pass sees to it)."""
+    pods = {(h.name, p.key): p for h in observed.cluster.reachable_hosts() for p in h.pods}
+    for where in started:
+        pod = pods.get(where)
+        if pod is None or not pod.running:
+            continue
+        health = observed.health.get(pod.key)
+        if health is None or not health.ready:
+            return False
+    return True
+
+
+def _service_of(line: str, services: Sequence[DesiredService]) -> DesiredService | None:
+    """The service a planner line is about (it starts with the service, replica or pod name;
+    the longest matching name wins: `web-api-0` is web-api's, not web's)."""
+    found = [s for s in services if line.startswith((f"{s.name}-", f"{s.name} ", f"{s.name}:"))]
+    return max(found, key=lambda s: len(s.name), default=None)
 
 
 def _key(action: Action) -> tuple[str, str, str]:

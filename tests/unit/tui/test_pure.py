@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -138,11 +139,10 @@ def test_the_cli_does_not_import_textual_until_the_ui_runs() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_without_synthetic_the_cli_says_the_live_source_is_not_there_yet(
-        capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_ui_needs_a_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from fleet.cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["ui", "-i", "inventory.yaml"])
+        main(["ui", "-i", str(tmp_path / "inventory.yaml")])
     assert exit_info.value.code == 1
-    assert "live source is not available yet" in capsys.readouterr().err
+    assert "fleet ui needs a terminal" in capsys.readouterr().err
