@@ -75,6 +75,9 @@ class RunningIsReady:
 
 
 class LoadBalancer(Protocol):
+    # problems of this run (a config HAProxy rejected, a failed reload), for the operator
+    errors: list[str]
+
     async def sync(
         self,
         cluster: ClusterState,
@@ -84,6 +87,9 @@ class LoadBalancer(Protocol):
 
 
 class NoLoadBalancer:
+    def __init__(self) -> None:
+        self.errors: list[str] = []  # never any: nothing to balance
+
     async def sync(
         self,
         cluster: ClusterState,
@@ -422,6 +428,12 @@ class Reconciler:
         self.record_rollouts(observed)
         while True:
             wave = [a for a in observed.plan.first_wave() if _key(a) not in skip]
+            if wave and self.load_balancer.errors and _stops(wave):
+                # HAProxy kept its old config: it may still send requests to these pods
+                outcome.stuck.append(
+                    "replicas are not stopped while the load balancer runs an old config"
+                )
+                break
             if wave:
                 self.say(_describe_wave(wave))
                 self.record_placements(observed, wave)
@@ -451,7 +463,7 @@ class Reconciler:
         outcome.unreachable = [h.name for h in observed.unreachable]
         # an lb host that would not take the new config (rejected by `haproxy -c`, failed
         # reload) still serves the old servers: the run is not done, say why (exit 3)
-        lb_errors = list(getattr(self.load_balancer, "errors", ()))
+        lb_errors = list(self.load_balancer.errors)
         if lb_errors:
             outcome.converged = False
             outcome.stuck.extend(lb_errors)
@@ -610,6 +622,10 @@ def _service_of(line: str, services: Sequence[DesiredService]) -> DesiredService
     the longest matching name wins: `web-api-0` is web-api's, not web's)."""
     found = [s for s in services if line.startswith((f"{s.name}-", f"{s.name} ", f"{s.name}:"))]
     return max(found, key=lambda s: len(s.name), default=None)
+
+
+def _stops(wave: Sequence[Action]) -> bool:
+    return any(a.kind in (ActionKind.remove, ActionKind.restart) for a in wave)
 
 
 def _key(action: Action) -> tuple[str, str, str]:

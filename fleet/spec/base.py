@@ -59,6 +59,10 @@ class K8sModel(BaseModel):
     unsupported_fields: ClassVar[frozenset[str]] = frozenset()
 
 
+# Upper bound of durations in seconds (probe periods, grace periods): HAProxy's timers
+# overflow beyond about 24 days, and nothing sensible waits longer than a day.
+DAY = 86400
+
 def from_yaml(info: ValidationInfo) -> bool:
     """True when validating a file (the loader passes a context), False for Python callers."""
     return isinstance(info.context, dict) and bool(info.context.get("yaml"))

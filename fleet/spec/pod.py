@@ -16,6 +16,7 @@ from fleet import names
 from fleet.errors import UnsafeNameError
 from fleet.spec.base import (
     CPU,
+    DAY,
     AbsPath,
     ContainerName,
     DNSLabel,
@@ -255,9 +256,9 @@ class Probe(K8sModel):
     http_get: HTTPGetAction | None = None
     tcp_socket: TCPSocketAction | None = None
     exec: ExecAction | None = None
-    initial_delay_seconds: int = Field(0, ge=0)
-    period_seconds: int = Field(10, ge=1)
-    timeout_seconds: int = Field(1, ge=1)
+    initial_delay_seconds: int = Field(0, ge=0, le=DAY)
+    period_seconds: int = Field(10, ge=1, le=DAY)
+    timeout_seconds: int = Field(1, ge=1, le=DAY)
     success_threshold: int = Field(1, ge=1)
     failure_threshold: int = Field(3, ge=1)
 

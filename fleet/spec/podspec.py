@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from fleet.spec.base import (
+    DAY,
     AbsPath,
     DNSLabel,
     FieldError,
@@ -174,7 +175,7 @@ class PodSpec(K8sModel):
     containers: list[Container] = Field(min_length=1)
     volumes: list[Volume] = Field(default_factory=list)
     node_selector: dict[str, str] = Field(default_factory=dict)
-    termination_grace_period_seconds: int = Field(30, ge=0)
+    termination_grace_period_seconds: int = Field(30, ge=0, le=DAY)
     restart_policy: Literal["Always"] = "Always"
     # Kubernetes' place for it; the Deployment moves these up to spec.topologySpreadConstraints
     topology_spread_constraints: list[TopologySpreadConstraint] = Field(default_factory=list)
