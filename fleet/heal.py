@@ -15,9 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fleet.autoscale import DEFAULT_WINDOW, Decision, autoscale
-from fleet.errors import LockHeld
+from fleet.errors import FleetError, LockHeld
 from fleet.reconcile import Outcome
 from fleet.session import Session
+
+# after a repair, how long a pass waits for the pods it started to be ready (then HAProxy
+# routes to them in the same pass, not a cron minute later)
+READY_WAIT = 10.0
 
 
 @dataclass
@@ -67,7 +71,9 @@ async def heal_once(
             )
             if any(d.replicas != d.current for d in report.autoscaled):
                 observed = reconciler.replan(observed)
-            report.outcome = await reconciler.heal_pass(observed)
+            report.outcome = await reconciler.heal_pass(
+                observed, ready_wait=min(READY_WAIT, timeout / 4)
+            )
     return report
 
 
@@ -82,14 +88,20 @@ async def watch(
     """Heal every `interval` seconds (measured start to start) until cancelled."""
     done = 0
     loop = asyncio.get_running_loop()
+    pass_timeout = max(interval * 10, 50.0)
     while passes is None or done < passes:
         started = loop.time()
         try:
             result = await heal_once(
-                session, scale_down_window=scale_down_window, timeout=max(interval * 10, 50.0)
+                session, scale_down_window=scale_down_window, timeout=pass_timeout
             )
         except LockHeld as held:
             result = HealReport(skipped=str(held))
+        except TimeoutError:
+            # a host that stops answering mid-pass must not end the service's loop
+            result = HealReport(skipped=f"the pass took longer than {pass_timeout:.0f} s")
+        except FleetError as exc:
+            result = HealReport(skipped=f"the pass failed: {exc}")
         report(result)
         done += 1
         await asyncio.sleep(max(0.0, interval - (loop.time() - started)))

@@ -14,8 +14,10 @@ executor observes again and plans again.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from fleet.model import (
@@ -54,6 +56,25 @@ class PlanInput:
 
 def plan(inp: PlanInput) -> Plan:
     """The whole rollout as waves; wave 1 is what can be done now."""
+    with _no_cyclic_gc():
+        return _plan(inp)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Planning allocates many small objects and makes no reference cycles; the cyclic
+    collector would still scan every live object again and again (on 10,000 replicas it
+    took 40 % of a plan). Reference counting frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plan(inp: PlanInput) -> Plan:
     first = step(inp)
     actions = list(first.actions)
     sim = inp
@@ -159,10 +180,13 @@ class _Context:
             since is not None and self.inp.now - since >= min_ready_seconds
         )
 
-    def remove(self, pod: ActualPod, bucket: Bucket, reason: str) -> None:
-        if pod.key in self.removed:
-            return
-        self.removed.add(pod.key)
+    def remove(self, pod: ActualPod, bucket: Bucket, reason: str, *, copy: bool = False) -> None:
+        """`copy`: another copy of the pod (same key, another host) stays, so the key is
+        still in use and does not count as removed."""
+        if not copy:
+            if pod.key in self.removed:
+                return
+            self.removed.add(pod.key)
         self.actions.append(
             Action(
                 kind=ActionKind.remove,
@@ -305,8 +329,9 @@ class _ServicePlanner:
                 cur[slot] = keep
                 for dup in current:
                     if dup is not keep:
-                        ctx.remove(dup, Bucket.extra, f"duplicate of {keep.name} on {keep.host}")
-            old.extend(p for p in slot_pods if p not in current)
+                        why = f"duplicate of {keep.name} on {keep.host}"
+                        ctx.remove(dup, Bucket.extra, why, copy=True)
+            old.extend(self._one_copy([p for p in slot_pods if p not in current]))
         lost_slots = {p.slot for p in self._holding_lost(canary) if p.slot < replicas}
 
         # unhealthy pods at the wanted revision are restarted in place (with back-off)
@@ -323,6 +348,21 @@ class _ServicePlanner:
         self._roll(
             cur, old, extras, lost_slots, replicas=replicas, revision=revision, canary=canary
         )
+
+    def _one_copy(self, pods: list[ActualPod]) -> list[ActualPod]:
+        """Older pods of a slot, one copy of each: a host that answers again can hold a pod
+        that was rescheduled meanwhile (same name); the extra copy goes at once, or the
+        copies fill the surge budget and the slot never rolls."""
+        out: list[ActualPod] = []
+        for name in sorted({p.name for p in pods}):
+            copies = [p for p in pods if p.name == name]
+            keep = max(copies, key=self._preference)
+            for dup in copies:
+                if dup is not keep:
+                    why = f"duplicate of {keep.name} on {keep.host}"
+                    self.ctx.remove(dup, Bucket.extra, why, copy=True)
+            out.append(keep)
+        return out
 
     def _evicted(self, pod: ActualPod, canary: bool) -> bool:
         """A pod on a draining host is replaced elsewhere, unless its data pins it there."""
@@ -478,6 +518,15 @@ class _ServicePlanner:
             ctx.waiting.append(
                 f"{s.name}-{slot}: its volume lives on unreachable host {pinned_host}; "
                 "not recreated elsewhere (data is never moved implicitly)"
+            )
+            return False
+        # its last pod sits on a lost host, so its data does too, whatever volume list the
+        # snapshot of that host holds (a run that skipped listing volumes leaves it short)
+        away = sorted({p.host for p in self.lost if p.slot == slot and not p.canary})
+        if away:
+            ctx.waiting.append(
+                f"{s.name}-{slot}: its last pod, and so its volume, is on unreachable host "
+                f"{', '.join(away)}; not recreated elsewhere (data is never moved implicitly)"
             )
             return False
         if pinned_host is None:

@@ -12,15 +12,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from fleet.desired import persistent_volumes
 from fleet.journal import Journal, cluster_dir
 from fleet.lock import ClusterLock, LocalLock
-from fleet.reconcile import Reconciler
+from fleet.reconcile import OBSERVE_TIMEOUT, Reconciler
 from fleet.remote.engine import Engine
 from fleet.remote.ssh import SSHPool
 from fleet.spec.blueprint import Blueprint
 from fleet.spec.documents import load_blueprints
 from fleet.spec.inventory import Inventory
 from fleet.spec.loader import load_inventory
+
+FACTS_SCOPE = "hostfacts"  # journal scope: each host's engine facts and when they were read
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,18 @@ async def open_session(
     lazily; always cleaned up."""
     inventory, blueprint = load(sources)
     journal = Journal(cluster_dir(inventory.name) / "journal.sqlite")
+    engine: Engine | None = None
     try:
         async with SSHPool(inventory) as pool:
             engine = Engine(pool)
+            engine.remember_facts(journal.scope(FACTS_SCOPE))
+            # volumes matter to stateful services only (where their data lives); the
+            # journal keeps each host's last list for the runs that skip it, so a host
+            # without one yet is listed anyway
+            remembered = journal.scope("snapshot")
+            engine.list_volumes = any(
+                persistent_volumes(d) for d in blueprint.deployments.values()
+            ) or any(h.name not in remembered for h in inventory)
             reconciler = Reconciler(
                 inventory=inventory,
                 blueprint=blueprint,
@@ -85,6 +97,9 @@ async def open_session(
                 engine=engine,
                 journal=journal,
                 lost_after=lost_after,
+                # hosts the inventory calls slow to connect (emulated VMs: connect_timeout 15s)
+                # are slow to answer an observation too
+                observe_timeout=max([OBSERVE_TIMEOUT, *(2 * h.connect_timeout for h in inventory)]),
                 say=say,
             )
             _attach_health_and_lb(reconciler, probes=probes)
@@ -92,9 +107,14 @@ async def open_session(
             if lock is None:
                 yield session
             else:
+                # a locked run observes every host next: their handshakes overlap the lock's
+                pool.prefetch(inventory.hosts)
                 async with session.lock(lock):
                     yield session
     finally:
+        if engine is not None:  # host facts read in this run serve the next for a while
+            for host, record in engine.facts_record().items():
+                journal.put(FACTS_SCOPE, host, record)
         journal.close()
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -208,9 +208,21 @@ def snapshot(state: HostState) -> dict[str, Any]:
     }
 
 
+_POD_FIELDS = tuple(f.name for f in fields(ActualPod))
+_CONTAINER_FIELDS = tuple(f.name for f in fields(ActualContainer))
+
+
 def pod_to_dict(pod: ActualPod) -> dict[str, Any]:
-    data = asdict(pod)
-    data["containers"] = [{**asdict(c), "state": c.state.value} for c in pod.containers]
+    """Plain data for the journal (what `asdict` gives, built directly: every observation
+    snapshots every pod, and `asdict`'s deep copies took seconds on 10,000 pods)."""
+    data = {name: getattr(pod, name) for name in _POD_FIELDS}
+    data["containers"] = [
+        {**{name: getattr(c, name) for name in _CONTAINER_FIELDS}, "state": c.state.value}
+        for c in pod.containers
+    ]
+    data["requests"] = {"cpu": pod.requests.cpu, "memory": pod.requests.memory}
+    data["ports"] = [list(p) for p in pod.ports]
+    data["volumes"] = list(pod.volumes)
     return data
 
 

@@ -43,12 +43,17 @@ def sources(
 
 
 def print_plan(observed: Observed, cluster: str) -> None:
-    from rich.console import Console
-
     from fleet.planview import lines
 
+    rows = lines(observed.plan, observed.targets, observed.cluster.hosts.values())
+    if not sys.stdout.isatty():  # no colours to show: plain lines, without importing rich
+        for _, text in rows:
+            print(text)
+        return
+    from rich.console import Console
+
     console = Console(highlight=False, soft_wrap=True)
-    for style, text in lines(observed.plan, observed.targets, observed.cluster.hosts.values()):
+    for style, text in rows:
         console.print(text, style=style or None, markup=False)
 
 
@@ -128,6 +133,8 @@ def apply_command(
     async def run() -> int:
         async with open_session(src, lock="apply", say=info) as session:
             _warn(session.blueprint.warnings)
+            if prune_volumes:  # decided from what the hosts have now, never a remembered list
+                session.engine.list_volumes = True
             reconciler = session.reconciler
             observed = await reconciler.look()
             if output == OutputFormat.text:

@@ -8,8 +8,12 @@ textual and rich tables are imported inside the command functions.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
+from typer.main import get_command_name
+from typer.models import CommandInfo
 
 from fleet import __version__
 from fleet.errors import ExitCode, FleetError, SpecErrors, exit_code_for
@@ -59,11 +63,36 @@ def _report(error: FleetError) -> None:
         print(f"error: {error}", file=sys.stderr)
 
 
+def _command_name(command: CommandInfo) -> str | None:
+    if command.name or command.callback is None:
+        return command.name
+    return get_command_name(command.callback.__name__)
+
+
+@contextmanager
+def _only_invoked(argv: list[str]) -> Iterator[None]:
+    """Typer turns every registered command into a click command on each run (signatures
+    inspected, ~15 ms); when argv names one command or group, only that one is built."""
+    name = argv[0] if argv and not argv[0].startswith("-") else None
+    commands, groups = app.registered_commands, app.registered_groups
+    picked = [c for c in commands if _command_name(c) == name]
+    picked_groups = [g for g in groups if g.name == name]
+    if name is None or len(picked) + len(picked_groups) != 1:
+        yield  # help, a typo (click lists and suggests every command), ...
+        return
+    app.registered_commands, app.registered_groups = picked, picked_groups
+    try:
+        yield
+    finally:
+        app.registered_commands, app.registered_groups = commands, groups
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure leaves through `exit_code_for`."""
     _register()
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="fleet")
+        with _only_invoked(sys.argv[1:] if argv is None else argv):
+            result = app(args=argv, standalone_mode=False, prog_name="fleet")
     except FleetError as error:
         _report(error)
         sys.exit(exit_code_for(error))

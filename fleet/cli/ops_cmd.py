@@ -29,15 +29,18 @@ if TYPE_CHECKING:
 rollout_app = group("rollout", "Rollouts: history, undo, canary promote and abort.")
 
 
-def _run_session(src: Sources, work: Any, *, lock: str | None = None, **kw: Any) -> Any:
-    """Open a session, run `work(session)` (a coroutine function), close everything."""
+def _run_session(
+    src: Sources, work: Any, *, lock: str | None = None, warn: bool = True, **kw: Any
+) -> Any:
+    """Open a session, run `work(session)` (a coroutine function), close everything.
+    `warn=False`: no blueprint warnings (`heal -q` from cron would mail them every minute)."""
     import asyncio
 
     from fleet.session import open_session
 
     async def run() -> Any:
         async with open_session(src, lock=lock, say=info, **kw) as session:
-            for warning in session.blueprint.warnings:
+            for warning in session.blueprint.warnings if warn else ():
                 info(f"warning: {warning}")
             return await work(session)
 
@@ -118,7 +121,7 @@ def heal_command(
         return 0
 
     try:
-        code = _run_session(src, work, lost_after=lost_after)
+        code = _run_session(src, work, lost_after=lost_after, warn=not quiet)
     except TimeoutError:
         from fleet.errors import PartialFailure
 

@@ -155,8 +155,10 @@ def inventory_document(
             "identity": identity,
             "known_hosts": known_hosts_path,
             "engine": "docker",
-            # software-emulated VMs are slow: a `docker run` alone takes ~10 s under TCG
-            "connect_timeout": "15s",
+            # software-emulated VMs are slow: a `docker run` alone takes ~10 s under TCG, and
+            # while another VM boots, observing one (fleet allows twice the connect timeout,
+            # the round trip what is left after connecting) took more than 15 s
+            "connect_timeout": "30s",
             "command_timeout": "300s",
             # Debian's systemd unit runs HAProxy master-worker; its master socket is root's,
             # so fleet reloads through systemd, with sudo (vagrant/guest/sudoers-fleet)

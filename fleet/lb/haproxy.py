@@ -18,7 +18,10 @@ passed as arguments, the config on stdin):
 For the master socket the reload goes through the master CLI over SSH
 (fleet.lb.master), then a second round trip clears the pending mark. The mark
 makes a run killed between install and reload finish the reload next time.
-With `haproxy.sudo: true` the script runs under `sudo -n`.
+With `haproxy.sudo: true` the script runs as the login user and each step that
+needs root is one fixed command under `sudo -n` (`tee CFG.x`, `haproxy -c -f
+CFG.x`, `cp -p`, `mv -f`, `rm -f` of config paths, `systemctl reload haproxy`):
+what a sudoers file can allow exactly (vagrant/guest/sudoers-fleet), never a shell.
 """
 
 from __future__ import annotations
@@ -43,10 +46,12 @@ PENDING_SUFFIX = ".fleet-reload-pending"
 EXIT_REJECTED = 3
 
 # $1 config path, $2 sha256 of the new config, $3 master socket ("" if none), $4 reload
-# setting; the new config on stdin. Prints key=value lines; exit 3: haproxy -c rejected it.
+# setting, $5 "sudo" or ""; the new config on stdin. Prints key=value lines; exit 3: haproxy -c
+# rejected it. Every write, the check and the reload go through as_root (see the docstring).
 INSTALL_SCRIPT = r"""
 set -u
-cfg=$1 want=$2 master=$3 how=$4
+cfg=$1 want=$2 master=$3 how=$4 priv=${5:-}
+as_root() { if [ "$priv" = sudo ]; then sudo -n "$@"; else "$@"; fi; }
 pending="$cfg.fleet-reload-pending"
 method=none
 if [ "$how" != systemd ] && [ -n "$master" ] && [ -S "$master" ]; then
@@ -63,41 +68,50 @@ if [ "$have" = "$want" ]; then
     if [ ! -e "$pending" ]; then echo "state=unchanged"; exit 0; fi
     echo "state=pending"
 else
-    tmp=$(mktemp "$cfg.fleet-XXXXXX") || exit 20
-    trap 'rm -f "$tmp"' EXIT
-    cat >"$tmp" || exit 21
+    if [ "$priv" = sudo ]; then
+        # only root writes in the config's directory: a free name needs no reservation
+        tmp=$(mktemp -u "$cfg.fleet-XXXXXX") || exit 20
+    else
+        tmp=$(mktemp "$cfg.fleet-XXXXXX") || exit 20
+    fi
+    trap 'as_root rm -f "$tmp"' EXIT
+    as_root tee "$tmp" >/dev/null || exit 21
     got=$(sha256sum <"$tmp" | cut -d' ' -f1)
     [ "$got" = "$want" ] || { echo "the config arrived damaged" >&2; exit 22; }
     # non-root users on Debian have no /usr/sbin in PATH
     hp=$(command -v haproxy || echo /usr/sbin/haproxy)
     [ -x "$hp" ] || { echo "haproxy is not installed (not in PATH, not /usr/sbin)" >&2; exit 28; }
-    if ! out=$("$hp" -c -f "$tmp" 2>&1); then
+    if ! out=$(as_root "$hp" -c -f "$tmp" 2>&1); then
         printf '%s\n' "$out" >&2
         exit 3
     fi
-    chmod 644 "$tmp" || exit 23
-    if [ -f "$cfg" ]; then cp -p "$cfg" "$cfg.prev" || exit 24; fi
-    : >"$pending" || exit 25
-    mv -f "$tmp" "$cfg" || exit 26
+    # (under sudo, tee created it 644 already: sudo's umask is at least 022)
+    [ "$priv" = sudo ] || chmod 644 "$tmp" || exit 23
+    if [ -f "$cfg" ]; then as_root cp -p "$cfg" "$cfg.prev" || exit 24; fi
+    as_root tee "$pending" </dev/null >/dev/null || exit 25
+    as_root mv -f "$tmp" "$cfg" || exit 26
     trap - EXIT
     echo "state=installed"
 fi
 if [ "$method" = systemd ]; then
-    systemctl reload haproxy || exit 27
-    rm -f "$pending"
+    as_root systemctl reload haproxy || exit 27
+    as_root rm -f "$pending"
     echo "state=reloaded"
 fi
 """
 
 
-# $1 config path: put the previous config back after HAProxy failed to start with the new one
+# $1 config path, $2 "sudo" or "": put the previous config back after HAProxy failed to start
+# with the new one
 RESTORE_SCRIPT = r"""
 set -u
-cfg=$1
+cfg=$1 priv=${2:-}
+as_root() { if [ "$priv" = sudo ]; then sudo -n "$@"; else "$@"; fi; }
 if [ -f "$cfg.prev" ]; then
-    cp -p "$cfg.prev" "$cfg.fleet-restore" && mv -f "$cfg.fleet-restore" "$cfg" || exit 1
+    as_root cp -p "$cfg.prev" "$cfg.fleet-restore" &&
+        as_root mv -f "$cfg.fleet-restore" "$cfg" || exit 1
 fi
-rm -f "$cfg.fleet-reload-pending"
+as_root rm -f "$cfg.fleet-reload-pending"
 """
 
 
@@ -185,8 +199,9 @@ def install_argv(host: Host, digest: str) -> list[str]:
     argv = [
         "sh", "-c", INSTALL_SCRIPT, "fleet-lb",
         settings.config, digest, settings.master_socket or "", settings.reload,
+        "sudo" if settings.sudo else "",
     ]  # fmt: skip
-    return _sudo(host, argv)
+    return argv
 
 
 def _sudo(host: Host, argv: list[str]) -> list[str]:
@@ -226,8 +241,8 @@ async def push_config(pool: SSHPool, host: str, text: str) -> HostLbResult:
         except ReloadFailed as exc:
             # passed `haproxy -c` but would not start: keep the file that runs on disk, so
             # a restart (or reboot) does not load a config that cannot start
-            await pool.run(host, _sudo(settings, ["sh", "-c", RESTORE_SCRIPT, "fleet-lb",
-                                                  settings.haproxy.config]))
+            await pool.run(host, ["sh", "-c", RESTORE_SCRIPT, "fleet-lb",
+                                  settings.haproxy.config, "sudo" if settings.haproxy.sudo else ""])
             raise ReloadFailed(host, f"{exc.message}; the previous config was put back") from None
         clear = ["rm", "-f", settings.haproxy.config + PENDING_SUFFIX]
         await pool.run(host, _sudo(settings, clear))

@@ -110,16 +110,21 @@ def ready_pods(
     health: Mapping[str, PodHealth],
     exclude: Collection[str] = (),
 ) -> list[ActualPod]:
-    """Pods that may take traffic: running, ready, not being drained."""
-    out = []
-    for host in cluster.hosts.values():
+    """Pods that may take traffic: on a host that answers, running, ready, not being drained.
+
+    Health is keyed by pod name, and a pod rescheduled off a lost host keeps its name: the
+    copy remembered on the lost host must not borrow the new one's readiness, and when
+    that host answers again only the newest copy is a server (names must be unique)."""
+    out: dict[str, ActualPod] = {}
+    for host in cluster.reachable_hosts():
         for pod in host.pods:
             key = health_key(pod)
             state = health.get(key)
             if key in exclude or state is None or not state.ready or not pod.running:
                 continue
-            out.append(pod)
-    return out
+            if key not in out or pod.created_at > out[key].created_at:
+                out[key] = pod
+    return list(out.values())
 
 
 def section_servers(

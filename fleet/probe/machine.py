@@ -49,7 +49,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from fleet.model import ActualPod, PodHealth, container_name
+from fleet.model import ActualPod, PodHealth
 
 if TYPE_CHECKING:
     from fleet.spec.blueprint import Container, Probe
@@ -62,7 +62,7 @@ ALL_KINDS: frozenset[Kind] = frozenset(KINDS)
 def health_key(pod: ActualPod) -> str:
     """The key of a pod's probe state and health: its main container's name
     (`demo.web-0.3f9a1c2b7e`: unique across apps, unlike the pod name alone)."""
-    return container_name(pod.app, pod.name)
+    return pod.key  # container_name(pod.app, pod.name), cached on the pod
 
 
 class Outcome(StrEnum):

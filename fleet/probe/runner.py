@@ -31,6 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fleet.errors import (
@@ -80,7 +81,7 @@ class ProbeTarget:
     def ssh_host(self) -> str:
         return self.host or self.pod.host
 
-    @property
+    @cached_property  # asked several times per pod and run; 10,000 pods add up
     def spec(self) -> ProbeSpec:
         return ProbeSpec.of(self.container)
 

@@ -13,8 +13,10 @@ answers that cannot be read raise EngineError.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import Any
 
 from fleet.errors import EngineError
 from fleet.remote import argv as cmd
@@ -49,6 +51,38 @@ class Engine:
         # per host: facts and when they were read; the ids the last observation listed
         self._facts: dict[str, tuple[float, HostFacts]] = {}
         self._known: dict[str, tuple[str, ...]] = {}
+        self._created = time.monotonic()
+        # observe() lists the host's volumes unless told otherwise (or this is False: a
+        # run without stateful services has no use for them; each list is an engine call)
+        self.list_volumes = True
+
+    def facts_record(self) -> dict[str, dict[str, Any]]:
+        """The facts this engine read, as JSON-able data with when (wall clock): a later
+        run passes them to `remember_facts` (fleet.session keeps them in the journal)."""
+        wall, mono = time.time(), time.monotonic()
+        return {
+            host: {"read": wall - (mono - at), "facts": asdict(facts)}
+            for host, (at, facts) in self._facts.items()
+            if at >= self._created
+        }
+
+    def remember_facts(self, records: Mapping[str, Any]) -> None:
+        """Facts an earlier run read (`facts_record`), used like this run's own until they
+        are `facts_ttl` old: a command started soon after another skips `docker info`."""
+        wall, mono = time.time(), time.monotonic()
+        for host, record in records.items():
+            try:
+                facts = HostFacts(**record["facts"])
+                age = wall - float(record["read"])
+            except (KeyError, TypeError, ValueError):
+                continue  # written by another fleet version: read afresh
+            if (
+                host in self.pool.hosts
+                and host not in self._facts
+                and 0 <= age <= self.facts_ttl
+                and facts.engine == self.pool.host(host).engine.value
+            ):
+                self._facts[host] = (mono - age, facts)
 
     def binary(self, host: str) -> str:
         """`docker` or `podman` for the host."""
@@ -59,15 +93,18 @@ class Engine:
         host: str,
         *,
         timeout: float | None = None,
-        volumes: bool = True,
+        volumes: bool | None = None,
         fresh_facts: bool = False,
     ) -> HostObservation:
         """Host facts, every fleet-managed container, the host's volume names (unless
-        `volumes=False`) and its cordon mark, in ONE round trip.
+        `volumes=False`, or by default `list_volumes` is False) and its cordon mark, in
+        ONE round trip.
 
         Facts (cpus, memory, engine version, container total) are re-read when older
         than `facts_ttl` seconds (or with `fresh_facts`); containers are read every time.
         """
+        if volumes is None:
+            volumes = self.list_volumes
         engine = self.binary(host)
         cached = self._facts.get(host)
         want_facts = fresh_facts or cached is None or time.monotonic() - cached[0] > self.facts_ttl
@@ -100,6 +137,7 @@ class Engine:
             round_trip_ms=result.duration * 1000,
             volumes=names,
             cordon=cordon.output if cordon.ok else None,
+            volumes_read=volumes,
         )
 
     def _containers(self, host: str, result: ScriptResult, with_known: bool) -> list[ContainerInfo]:

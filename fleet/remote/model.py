@@ -101,7 +101,8 @@ class HostObservation:
     """One host's facts, fleet-managed containers, volumes and cordon mark, in ONE round trip.
 
     `cordon` is the text of the host's cordon marker (`~/.fleet/cordon`, JSON written
-    by `fleet cordon|drain`), None when the host is not cordoned.
+    by `fleet cordon|drain`), None when the host is not cordoned. `volumes_read` is False
+    when the volumes were not asked for (`volumes` is then empty, not "none").
     """
 
     host: str
@@ -111,6 +112,7 @@ class HostObservation:
     round_trip_ms: float
     volumes: tuple[str, ...] = ()
     cordon: str | None = None
+    volumes_read: bool = True
 
     @property
     def cordoned(self) -> bool:

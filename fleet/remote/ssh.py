@@ -152,6 +152,12 @@ def script_command(steps: Sequence[Step], nonce: str) -> str:
 # ---- the pool -----------------------------------------------------------------------------
 
 
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Done callback of a prefetch: its error is kept by the pool, not lost in a task."""
+    if not task.cancelled():
+        task.exception()
+
+
 class SSHPool:
     """SSH connections for one run: lazily opened, one per host, closed on exit.
 
@@ -197,6 +203,13 @@ class SSHPool:
     async def connect(self, name: str) -> Any:
         """The host's connection, opening it if needed (raises UnreachableError/HostKeyError)."""
         return await self._connection(self.host(name), ())
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start opening these hosts' connections without waiting for them, so their
+        handshakes overlap other work; a failure answers the host's first use, as usual."""
+        for name in names:
+            task = asyncio.ensure_future(self.connect(name))
+            task.add_done_callback(_retrieve)
 
     async def _connection(self, host: Host, chain: tuple[str, ...]) -> Any:
         if host.name in chain:

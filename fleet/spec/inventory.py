@@ -104,7 +104,9 @@ class HAProxySettings(Strict):
     # auto: master socket if `master_socket` answers, else systemd (`systemctl reload haproxy`)
     reload: Literal["auto", "master-socket", "systemd"] = "auto"
     master_socket: str | None = None
-    sudo: bool = False  # prefix haproxy/systemctl/file writes with sudo (non-root users)
+    # non-root users: each root step is one fixed `sudo -n` command (tee/haproxy -c/cp/mv/rm on
+    # config paths, systemctl reload haproxy), never a shell: vagrant/guest/sudoers-fleet
+    sudo: bool = False
 
 
 Duration = Annotated[float, Field(ge=0)]
