@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.errors import Location, SpecError
+from fleet.spec.documents import blueprint_files
 
 
 def set_replicas(paths: Sequence[Path], deployment: str, replicas: int) -> Path:
@@ -26,7 +27,7 @@ def set_replicas(paths: Sequence[Path], deployment: str, replicas: int) -> Path:
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096
-    for path in _files(paths):
+    for path in blueprint_files(list(paths)):
         text = path.read_text()
         documents = list(yaml.load_all(text))
         for doc in documents:
@@ -55,16 +56,6 @@ def _is_deployment(doc: Any, name: str) -> bool:
         and isinstance(doc.get("metadata"), dict)
         and doc["metadata"].get("name") == name
     )
-
-
-def _files(paths: Sequence[Path]) -> list[Path]:
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out.extend(sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")))
-        else:
-            out.append(path)
-    return out
 
 
 def _write_atomic(path: Path, text: str) -> None:

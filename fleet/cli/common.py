@@ -23,6 +23,7 @@ class OutputFormat(enum.StrEnum):
 
 
 INVENTORY_ENV = "FLEET_INVENTORY"
+LAB_HELP = "Local labs of real hosts to run fleet against."
 
 InventoryOption: Any = typer.Option(
     None,

@@ -10,21 +10,9 @@ from typing import Any
 
 import typer
 
-from fleet.cli.common import OutputFormat, OutputOption, emit_json, info
-from fleet.cli.main import app
+from fleet.cli.common import LAB_HELP, OutputFormat, OutputOption, emit_json, group, info
 
-
-def _lab_group() -> typer.Typer:
-    # the VM tier's module may have created the group already: share it
-    for group in app.registered_groups:
-        if group.name == "lab" and group.typer_instance is not None:
-            return group.typer_instance
-    lab = typer.Typer(help="Local labs of real hosts to run fleet against.", no_args_is_help=True)
-    app.add_typer(lab, name="lab")
-    return lab
-
-
-lab_app = _lab_group()
+lab_app = group("lab", LAB_HELP)
 
 NameOption: Any = typer.Option("fleet", "--name", "-n", help="Lab name (several labs can coexist).")
 
@@ -47,8 +35,10 @@ def up_command(
     started = time.monotonic()
     made = lab.up(name, hosts=hosts, lb=lb, cpu=cpu, memory=memory, with_images=images, log=info)
     first = made.hosts[0].address
-    info(f"lab {name}: {len(made.hosts)} hosts up in {time.monotonic() - started:.1f} s "
-         f"(ssh -i {made.key} -o UserKnownHostsFile={made.known_hosts} root@{first})")
+    info(
+        f"lab {name}: {len(made.hosts)} hosts up in {time.monotonic() - started:.1f} s "
+        f"(ssh -i {made.key} -o UserKnownHostsFile={made.known_hosts} root@{first})"
+    )
     typer.echo(str(made.inventory_path))
 
 
@@ -74,11 +64,21 @@ def status_command(name: str = NameOption, output: OutputFormat = OutputOption) 
         emit_json("fleet.lab.status/v1", state.to_json())
         return
     typer.echo(f"lab {state.name}: {state.subnet} on {state.bridge}, inventory {state.inventory}")
-    typer.echo(f"{'HOST':<8} {'ADDRESS':<15} {'STATE':<9} {'SSHD':>7} {'DOCKERD':>8} "
-               f"{'HAPROXY':>8} {'CTRS':>5} {'RSS MiB':>8}")
+    typer.echo(
+        f"{'HOST':<8} {'ADDRESS':<15} {'STATE':<9} {'SSHD':>7} {'DOCKERD':>8} "
+        f"{'HAPROXY':>8} {'CTRS':>5} {'RSS MiB':>8}"
+    )
     for h in state.hosts:
-        problems = [w for w, ok in (("netns", h.netns), ("link", h.link_up),
-                                    ("sshd", h.sshd_pid), ("engine", h.engine_ok)) if not ok]
+        problems = [
+            w
+            for w, ok in (
+                ("netns", h.netns),
+                ("link", h.link_up),
+                ("sshd", h.sshd_pid),
+                ("engine", h.engine_ok),
+            )
+            if not ok
+        ]
         if h.is_lb and h.haproxy_pid is None:
             problems.append("haproxy")
         word = "ok" if not problems else "no " + ",".join(problems)
@@ -110,14 +110,23 @@ def list_command(output: OutputFormat = OutputOption) -> None:
     for name in lab.labs():
         state = lab.status(name)
         healthy = sum(1 for h in state.hosts if h.healthy)
-        rows.append({"name": name, "hosts": len(state.hosts), "healthy": healthy,
-                     "subnet": state.subnet, "inventory": state.inventory})
+        rows.append(
+            {
+                "name": name,
+                "hosts": len(state.hosts),
+                "healthy": healthy,
+                "subnet": state.subnet,
+                "inventory": state.inventory,
+            }
+        )
     if output is OutputFormat.json:
         emit_json("fleet.lab.list/v1", {"labs": rows})
         return
     for row in rows:
-        typer.echo(f"{row['name']:<20} {row['healthy']}/{row['hosts']} hosts healthy  "
-                   f"{row['subnet']:<16} {row['inventory']}")
+        typer.echo(
+            f"{row['name']:<20} {row['healthy']}/{row['hosts']} hosts healthy  "
+            f"{row['subnet']:<16} {row['inventory']}"
+        )
 
 
 @lab_app.command("images")
@@ -130,8 +139,10 @@ def images_command(output: OutputFormat = OutputOption) -> None:
 
     built = images.build_images(layout.lab_root() / "images")
     if output is OutputFormat.json:
-        emit_json("fleet.lab.images/v1", {"images": [
-            {"ref": b.ref, "id": b.image_id, "path": str(b.path)} for b in built]})
+        emit_json(
+            "fleet.lab.images/v1",
+            {"images": [{"ref": b.ref, "id": b.image_id, "path": str(b.path)} for b in built]},
+        )
         return
     for b in built:
         typer.echo(str(b.path))

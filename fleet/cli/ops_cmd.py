@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,11 @@ def _run_session(
             return await work(session)
 
     return asyncio.run(run())
+
+
+def _operate(src: Sources, lock: str, work: Callable[[Session], Awaitable[Outcome]]) -> None:
+    """Run one operation under the cluster lock; exit like apply does."""
+    _exit_for(_run_session(src, work, lock=lock))
 
 
 def _exit_for(outcome: Outcome) -> None:
@@ -217,11 +223,7 @@ def scale_command(
     if not name or not count.isdigit():
         raise typer.BadParameter("expected SERVICE=REPLICAS, like web=4", param_hint="SERVICE=N")
     src = sources(inventory, blueprints, values, sets)
-
-    async def work(session: Session) -> Outcome:
-        return await operations.scale(session, name, int(count))
-
-    _exit_for(_run_session(src, work, lock="scale"))
+    _operate(src, "scale", lambda session: operations.scale(session, name, int(count)))
 
 
 @app.command("restart")
@@ -237,11 +239,7 @@ def restart_command(
     from fleet import operations
 
     src = sources(inventory, blueprints, values, sets)
-
-    async def work(session: Session) -> Outcome:
-        return await operations.rolling_restart(session, service, say=info)
-
-    _exit_for(_run_session(src, work, lock="restart"))
+    _operate(src, "restart", lambda session: operations.rolling_restart(session, service, say=info))
 
 
 # -- rollout ----------------------------------------------------------------------------------
@@ -291,11 +289,7 @@ def rollout_undo(
     from fleet import operations
 
     src = sources(inventory, blueprints, values, sets)
-
-    async def work(session: Session) -> Outcome:
-        return await operations.undo(session, service, to_revision)
-
-    _exit_for(_run_session(src, work, lock="rollout"))
+    _operate(src, "rollout", lambda session: operations.undo(session, service, to_revision))
 
 
 @rollout_app.command("promote")
@@ -310,11 +304,7 @@ def rollout_promote(
     from fleet import operations
 
     src = sources(inventory, blueprints, values, sets)
-
-    async def work(session: Session) -> Outcome:
-        return await operations.promote(session, service)
-
-    _exit_for(_run_session(src, work, lock="rollout"))
+    _operate(src, "rollout", lambda session: operations.promote(session, service))
 
 
 @rollout_app.command("abort")
@@ -329,11 +319,7 @@ def rollout_abort(
     from fleet import operations
 
     src = sources(inventory, blueprints, values, sets)
-
-    async def work(session: Session) -> Outcome:
-        return await operations.abort(session, service)
-
-    _exit_for(_run_session(src, work, lock="rollout"))
+    _operate(src, "rollout", lambda session: operations.abort(session, service))
 
 
 # -- hosts ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from fleet.cli.common import (
     OutputFormat,
     OutputOption,
     emit_json,
+    group,
     info,
     resolve_inventory,
 )
@@ -27,18 +28,8 @@ if TYPE_CHECKING:
     from fleet.spec.inventory import Inventory
 
 
-def _group(name: str, help_text: str) -> typer.Typer:
-    # another module may have created the group already: share it
-    for group in app.registered_groups:
-        if group.name == name and group.typer_instance is not None:
-            return group.typer_instance
-    sub = typer.Typer(help=help_text, no_args_is_help=True)
-    app.add_typer(sub, name=name)
-    return sub
-
-
-images_app = _group("images", "Container images on the hosts (no registry needed).")
-hosts_app = _group("hosts", "The inventory's hosts: SSH host keys.")
+images_app = group("images", "Container images on the hosts (no registry needed).")
+hosts_app = group("hosts", "The inventory's hosts: SSH host keys.")
 
 
 def _preload_asyncssh() -> threading.Thread:

@@ -11,19 +11,7 @@ from typing import Any
 
 import typer
 
-from fleet.cli.common import OutputFormat, OutputOption, emit_json, info
-from fleet.cli.main import app
-
-
-def _lab_group() -> typer.Typer:
-    # `fleet lab` belongs to the lab's command module; share its group instead of shadowing it
-    for group in app.registered_groups:
-        if group.name == "lab" and group.typer_instance is not None:
-            return group.typer_instance
-    lab = typer.Typer(help="Local labs of real hosts to run fleet against.", no_args_is_help=True)
-    app.add_typer(lab, name="lab")
-    return lab
-
+from fleet.cli.common import LAB_HELP, OutputFormat, OutputOption, emit_json, group, info
 
 vagrant_app = typer.Typer(
     help=(
@@ -33,7 +21,7 @@ vagrant_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-_lab_group().add_typer(vagrant_app, name="vagrant")
+group("lab", LAB_HELP).add_typer(vagrant_app, name="vagrant")
 
 VmsOption: Any = typer.Option(None, "--vms", help="Number of VMs (default: the last up's, or 3).")
 ProviderOption: Any = typer.Option(
