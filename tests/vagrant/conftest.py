@@ -18,14 +18,25 @@ Fixtures for tests (add new tiers of tests on top of these):
     vagrant(*args)     `vagrant ARGS` against these VMs (CompletedProcess)
     vm_power           .halt(node) / .up(node): a node halted in a test is booted again
                        at the test's end even when the test fails
+    fleet              the real `fleet` CLI with the VMs' inventory and a private local store
+                       (FLEET_STATE_DIR) for the whole session; fleet containers and volumes
+                       left on the VMs by an earlier session are removed first
+    containers(...)    fleet's containers on the VMs, from docker itself (not from fleet)
+    note(text)         a line for the tier's summary at the end of the run (rates, timings)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,3 +161,106 @@ def vm_power(vagrant_lab: vl.VagrantLab) -> Iterator[VmPower]:
         yield power
     finally:
         power.restore()
+
+
+# ------------------------------------------------------------------ fleet against the VMs
+
+NOTES: list[str] = []
+
+
+def note(text: str) -> None:
+    """A line for the summary at the end of the run (measured rates and durations)."""
+    NOTES.append(text)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if NOTES:
+        terminalreporter.section("vagrant tier: measured")
+        for line in NOTES:
+            terminalreporter.write_line(line)
+
+
+@dataclass
+class VmFleet:
+    """`fleet ...` as a subprocess: the VMs' inventory, one local store for the session."""
+
+    inventory: Path
+    state: Path
+    log: list[tuple[str, float, int]] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "FLEET_INVENTORY": str(self.inventory),
+            "FLEET_STATE_DIR": str(self.state),
+            "COLUMNS": "160",
+        }
+
+    def run(self, *args: str, timeout: float = 900.0) -> subprocess.CompletedProcess[str]:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "fleet", *args],
+            capture_output=True, text=True, env=self.env(), timeout=timeout,
+            stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+        self.log.append((" ".join(args[:2]), time.monotonic() - started, done.returncode))
+        return done
+
+    def json(self, *args: str, timeout: float = 900.0) -> dict[str, Any]:
+        done = self.run(*args, "--output", "json", timeout=timeout)
+        assert done.stdout, (
+            f"no JSON from fleet {' '.join(args)} (exit {done.returncode}): {done.stderr[-3000:]}"
+        )
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+Containers = Callable[..., list[dict[str, str]]]
+
+
+def _clean_vm(ssh: Ssh, node: str) -> None:
+    script = (
+        "ids=$(docker ps -aq --filter label=fleet.managed=true); "
+        '[ -z "$ids" ] || docker rm -f $ids >/dev/null; '
+        "vols=$(docker volume ls -q | grep -E '^fleet(-tmp)?\\.' || true); "
+        '[ -z "$vols" ] || docker volume rm -f $vols >/dev/null; '
+        "rm -rf ~/.fleet/cordon ~/.fleet/lock"
+    )
+    ssh(node, script, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def fleet(
+    vagrant_inventory: Path, ssh: Ssh, vm: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> VmFleet:
+    # VMs kept from an earlier run (KEEP_VMS=1) may still carry its containers: start clean
+    with ThreadPoolExecutor(len(vm)) as pool:
+        list(pool.map(lambda node: _clean_vm(ssh, node), vm))
+    return VmFleet(vagrant_inventory, tmp_path_factory.mktemp("fleet-state"))
+
+
+@pytest.fixture(scope="session")
+def containers(ssh: Ssh, vm: dict[str, str]) -> Containers:
+    """containers(nodes=None, **labels) -> [{host, name, state, fleet.* labels...}] of fleet's
+    containers on the VMs (all, or `nodes`), straight from each VM's docker."""
+
+    def listing(node: str, labels: dict[str, str]) -> list[dict[str, str]]:
+        filters = ["--filter", "label=fleet.managed=true"]
+        for key, value in labels.items():
+            filters += ["--filter", f"label=fleet.{key}={value}"]
+        done = ssh(node, "docker", "ps", "-a", *filters, "--format", "'{{json .}}'")
+        out = []
+        for line in done.stdout.splitlines():
+            row = json.loads(line)
+            pairs = dict(
+                item.split("=", 1) for item in row.get("Labels", "").split(",") if "=" in item
+            )
+            out.append({"host": node, "name": row["Names"], "state": row["State"], **pairs})
+        return out
+
+    def run(nodes: list[str] | None = None, **labels: str) -> list[dict[str, str]]:
+        chosen = nodes if nodes is not None else list(vm)
+        with ThreadPoolExecutor(len(chosen)) as pool:
+            found = pool.map(lambda node: listing(node, labels), chosen)
+        return [row for rows in found for row in rows]
+
+    return run

@@ -51,11 +51,14 @@ def test_install_argv_passes_values_as_arguments() -> None:
         config="/etc/haproxy/haproxy.cfg", master_socket="/run/haproxy-master.sock"))
     argv = install_argv(host, "ab" * 32)
     assert argv[:4] == ["sh", "-c", INSTALL_SCRIPT, "fleet-lb"]
-    assert argv[4:] == ["/etc/haproxy/haproxy.cfg", "ab" * 32, "/run/haproxy-master.sock", "auto"]
+    assert argv[4:] == [
+        "/etc/haproxy/haproxy.cfg", "ab" * 32, "/run/haproxy-master.sock", "auto", "",
+    ]  # fmt: skip
     sudo = Host(name="lb1", address="10.0.0.5", haproxy=HAProxySettings(sudo=True,
                                                                         reload="systemd"))
-    assert install_argv(sudo, "cd" * 32)[:3] == ["sudo", "-n", "sh"]
-    assert install_argv(sudo, "cd" * 32)[-2:] == ["", "systemd"]
+    # never a shell under sudo: the script runs as the user, its root steps use `sudo -n`
+    assert install_argv(sudo, "cd" * 32)[:2] == ["sh", "-c"]
+    assert install_argv(sudo, "cd" * 32)[-3:] == ["", "systemd", "sudo"]
 
 
 def test_parse_install_output() -> None:
