@@ -218,7 +218,10 @@ class HostState:
     unmanaged_containers: int = 0
 
     def label(self, key: str) -> str | None:
-        return dict(self.labels).get(key)
+        value = dict(self.labels).get(key)
+        if value is None and key == "zone":  # the inventory's shorthand for the zone label
+            return self.zone
+        return value
 
 
 @dataclass(frozen=True)

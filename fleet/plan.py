@@ -334,8 +334,15 @@ class _ServicePlanner:
             old.extend(self._one_copy([p for p in slot_pods if p not in current]))
         lost_slots = {p.slot for p in self._holding_lost(canary) if p.slot < replicas}
 
-        # unhealthy pods at the wanted revision are restarted in place (with back-off)
+        # unhealthy pods at the wanted revision are restarted in place (with back-off), but
+        # not a stale copy whose replica may still run on a host that does not answer now
         for pod in cur.values():
+            if pod.slot in lost_slots and not pod.running:
+                ctx.waiting.append(
+                    f"{pod.name} on {pod.host} is not running and another copy may run on a "
+                    "host that does not answer: left alone until it does"
+                )
+                continue
             self._heal(pod)
 
         if s.strategy is Strategy.recreate and old and not canary:

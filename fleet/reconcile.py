@@ -440,7 +440,7 @@ class Reconciler:
                 results = await run_wave(self.runtime(observed), observed.cluster, wave)
                 outcome.results.extend(results)
                 skip.update(_key(r.action) for r in results if not r.ok)
-                self._note_restarts(results, observed.now)
+                self._note_restarts(results, self.clock())
             else:
                 await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
                 self.record_converged(observed)
@@ -501,7 +501,8 @@ class Reconciler:
         if wave:
             self.record_placements(observed, wave)
             outcome.results = await run_wave(self.runtime(observed), observed.cluster, wave)
-            self._note_restarts(outcome.results, observed.now)
+            # back-off counts from when the restarts happened, not from the look before them
+            self._note_restarts(outcome.results, self.clock())
             observed = await self._settle(outcome.results, ready_wait)
         self.check_deadlines(observed)
         self.record_converged(observed)

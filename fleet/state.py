@@ -30,7 +30,7 @@ from fleet.model import (
     Resources,
 )
 from fleet.remote.model import ContainerInfo, HostObservation
-from fleet.spec.inventory import Host
+from fleet.spec.inventory import HOSTNAME_KEY, ZONE_KEY, Host
 
 L_MANAGED = "fleet.managed"
 L_APP = "fleet.app"
@@ -136,7 +136,7 @@ def host_state(
     remembered: Mapping[str, Any] | None = None,
 ) -> HostState:
     """What the planner knows of one host: observed now, or remembered from the journal."""
-    labels = tuple(sorted(host.labels.items()))
+    labels = tuple(sorted(_with_topology(host).items()))
     if observation is None:
         pods: tuple[ActualPod, ...] = ()
         vols: tuple[str, ...] = ()
@@ -173,6 +173,16 @@ def host_state(
         round_trip_ms=observation.round_trip_ms,
         unmanaged_containers=observation.unmanaged_count,
     )
+
+
+def _with_topology(host: Host) -> dict[str, str]:
+    """The inventory's labels plus Kubernetes' well-known host name and zone labels, so a
+    nodeSelector on `kubernetes.io/hostname` or `topology.kubernetes.io/zone` works."""
+    labels = {HOSTNAME_KEY: host.name}
+    if host.zone:
+        labels[ZONE_KEY] = host.zone
+    labels.update(host.labels)
+    return labels
 
 
 def _drains(cordon: str | None) -> bool:

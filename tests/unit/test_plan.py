@@ -250,3 +250,15 @@ def test_only_unused_volumes_of_these_apps_are_pruned():
     scratch = "fleet-tmp.demo.web-0.old.cache"
     state = hosts(node1={"volumes": (keep, extra, other_app, scratch, "user-volume")})
     assert volumes_to_prune(state, [kv], frozenset({"demo"})) == {"node1": sorted([extra, scratch])}
+
+
+def test_a_stale_exited_copy_is_not_restarted_while_its_twin_is_unknown():
+    state = hosts(
+        pod("node1", slot=0, revision="r2"),
+        pod("node2", slot=1, revision="r2"),
+        pod("node3", slot=1, revision="r2", state=ContainerState.exited, exit_code=137),
+        node2={"reachable": False},
+    )
+    result = plan(inp([service(replicas=2)], state))
+    assert result.empty
+    assert "another copy may run on a host that does not answer" in result.waiting[-1]

@@ -162,3 +162,23 @@ def test_short_list_places_exactly_like_a_full_scan():
         assert [d.host for d in full] == [d.host for d in short]
 
     check()
+
+
+def test_node_selector_on_well_known_host_name_and_zone_labels():
+    from fleet.spec.inventory import Host
+    from fleet.state import host_state
+
+    hosts = [
+        host_state(Host(name=f"node{i}", address=f"10.0.0.{i}", zone="ab"[i % 2]), None)
+        for i in (1, 2, 3)
+    ]
+    hosts = [
+        h.__class__(**{**h.__dict__, "reachable": True, "capacity": Resources(2000, GiB)})
+        for h in hosts
+    ]
+    pinned = service(node_selector=(("kubernetes.io/hostname", "node2"),))
+    assert {d.host for d in place(hosts, pinned, slots=2)} == {"node2"}
+    zoned = service(node_selector=(("topology.kubernetes.io/zone", "b"),))
+    assert {d.host for d in place(hosts, zoned, slots=2)} == {"node1", "node3"}
+    short = service(node_selector=(("zone", "a"),))
+    assert {d.host for d in place(hosts, short, slots=1)} == {"node2"}
