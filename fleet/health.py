@@ -142,17 +142,19 @@ class HAProxySync:
         exclude: Collection[str] = (),
     ) -> None:
         rc = self.reconciler
-        if not rc.blueprint.services:
-            return
         # imported here: a run that changes nothing (a no-op apply) never needs them
         from fleet.lb.haproxy import LbOutcome, apply_lb
-        from fleet.lb.merge import merge
+        from fleet.lb.merge import listen_blocks, merge
         from fleet.lb.render import render_hosts
         from fleet.lb.services import lb_services
 
         self.last_health, self.desired = health_map, desired or self.desired
         hosts = rc.inventory.lb_hosts
         await self._read_live([h.name for h in hosts])
+        if not rc.blueprint.services and not any(
+            b.app in rc.apps for text in self.live.values() if text for b in listen_blocks(text)
+        ):
+            return  # nothing of ours to balance, and nothing of ours left to take out
         services = lb_services(rc.blueprint, self.desired)
         rendered = render_hosts(hosts, services, cluster, health_map, exclude=exclude)
         texts: dict[str, str] = {}
@@ -209,8 +211,9 @@ class HAProxySync:
 
         async def read(host: str) -> str | None:
             config = rc.pool.host(host).haproxy.config
+            limit = rc.pool.host(host).connect_timeout + 10.0  # a lost lb host must not stall
             try:
-                result = await rc.pool.run(host, ["cat", config], check=False)
+                result = await rc.pool.run(host, ["cat", config], check=False, timeout=limit)
             except RemoteError:  # unreachable: rendered without others' sections this time
                 return None
             return result.text if result.ok else None

@@ -198,7 +198,10 @@ class ClusterLock:
             try:
                 for _attempt in range(2):
                     result = await self.pool.run(
-                        host, ["sh", "-c", ACQUIRE_SCRIPT, "fleet-lock"], stdin=data
+                        host,
+                        ["sh", "-c", ACQUIRE_SCRIPT, "fleet-lock"],
+                        stdin=data,
+                        timeout=self._limit(host),
                     )
                     first, _, rest = result.text.partition("\n")
                     if first.strip() == "acquired":
@@ -212,7 +215,7 @@ class ClusterLock:
                         raise LockHeld(
                             f"cluster {self.local.cluster} is locked by {who} (lock on {host})"
                         )
-                    await self.pool.run(host, ["sh", "-c", STEAL_SCRIPT])
+                    await self.pool.run(host, ["sh", "-c", STEAL_SCRIPT], timeout=self._limit(host))
                 raise LockHeld(f"cluster {self.local.cluster}: could not take the lock on {host}")
             except RemoteError as exc:
                 if isinstance(exc, LockHeld):
@@ -220,8 +223,14 @@ class ClusterLock:
                 continue  # that host does not answer: the next one holds the lock
         # no host answered: nothing can be changed anyway; the local lock still holds
 
+    def _limit(self, host: str) -> float:
+        """A lock step is one quick command: a host that does not answer in time is skipped
+        (the next answering host holds the lock) instead of stalling the run."""
+        return float(self.pool.host(host).connect_timeout) + 10.0
+
     async def _script(self, host: str, script: str) -> None:
-        await self.pool.run(host, ["sh", "-c", script, "fleet-lock", self.token])
+        argv = ["sh", "-c", script, "fleet-lock", self.token]
+        await self.pool.run(host, argv, timeout=self._limit(host))
 
     async def _refresh(self) -> None:
         assert self.host is not None

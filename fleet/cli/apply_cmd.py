@@ -135,17 +135,27 @@ def apply_command(
             _warn(session.blueprint.warnings)
             if prune_volumes:  # decided from what the hosts have now, never a remembered list
                 session.engine.list_volumes = True
+            from fleet.errors import ExitCode
+
             reconciler = session.reconciler
             observed = await reconciler.look()
             if output == OutputFormat.text:
                 print_plan(observed, session.inventory.name)
             converged = all(r.converged for r in observed.rollups())
             if observed.plan.empty and converged and not observed.unreachable:
+                # the containers are right; the load balancer may still have drifted
+                balancer = reconciler.load_balancer
+                await balancer.sync(observed.cluster, observed.health, observed.desired)
                 if prune_volumes:
                     await _prune(session, observed)
                 if output == OutputFormat.json:
-                    emit_json("fleet.apply/v1", {"changes": False, "converged": True})
-                return 0
+                    emit_json(
+                        "fleet.apply/v1",
+                        {"changes": False, "converged": not balancer.errors, "lb": balancer.errors},
+                    )
+                for error in balancer.errors:
+                    info(f"  not converged: {error}")
+                return ExitCode.PARTIAL if balancer.errors else 0
             if not yes and not observed.plan.empty:
                 if not interactive:
                     from fleet.errors import Aborted
