@@ -253,7 +253,7 @@ async def look_path(hosts: int, services: int, replicas: int, reps: int) -> dict
 
         engine.seen = observations(inventory, blueprint, None)
         first = await look_runs("look, from scratch", "look_scratch_ms", False)
-        rc.record_rollouts(first)  # as apply does: each revision's pod template journaled
+        rc.rollouts.record_rollouts(first)  # as apply does: each revision's pod template journaled
         engine.seen = observations(inventory, blueprint, first.plan)
         await look_runs("look, converged", "look_converged_ms", True)
         journal.close()

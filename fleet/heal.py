@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from fleet.autoscale import DEFAULT_WINDOW, Decision, autoscale
 from fleet.errors import FleetError, LockHeld
-from fleet.reconcile import Outcome
+from fleet.observed import Outcome
 from fleet.session import Session
 
 # after a repair, how long a pass waits for the pods it started to be ready (then HAProxy

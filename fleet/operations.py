@@ -19,7 +19,7 @@ from fleet.errors import FleetError
 from fleet.execute import run_wave
 from fleet.journal import Journal, Revision
 from fleet.model import Action, ActionKind, Bucket
-from fleet.reconcile import Outcome
+from fleet.observed import Outcome
 from fleet.remote.ssh import SSHPool
 from fleet.session import Session, load
 

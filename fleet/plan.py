@@ -7,7 +7,7 @@ unhealthy, ignored), then each service's rollout takes one step within its
 budgets: at most `replicas + maxSurge` pods exist, at least
 `replicas - maxUnavailable` stay available (ready for minReadySeconds).
 
-`plan()` simulates the steps after the first (assuming new pods become ready)
+`plan()` simulates the steps after the first (fleet.simulate: new pods become ready)
 so the operator sees the whole rollout; only wave 1 is executed, then the
 executor observes again and plans again.
 """
@@ -23,7 +23,6 @@ from dataclasses import dataclass, field, replace
 from fleet.model import (
     Action,
     ActionKind,
-    ActualContainer,
     ActualPod,
     Bucket,
     ClusterState,
@@ -37,6 +36,7 @@ from fleet.model import (
     volume_name,
 )
 from fleet.schedule import PlacementRequest, Scheduler
+from fleet.simulate import simulate
 
 MAX_SIMULATED_WAVES = 200
 
@@ -81,7 +81,7 @@ def _plan(inp: PlanInput) -> Plan:
     last = first
     wave = 1
     while last.actions and wave < MAX_SIMULATED_WAVES:
-        sim = _simulate(sim, last)
+        sim = simulate(sim, last)
         last = step(sim)
         wave += 1
         actions.extend(replace(a, wave=wave) for a in last.actions)
@@ -571,97 +571,8 @@ def _budgets(service: DesiredService, replicas: int) -> tuple[int, int]:
     return surge, unavailable
 
 
-# -- simulation of later waves (for display) ------------------------------------------------
-
-
-def _simulate(inp: PlanInput, done: Plan) -> PlanInput:
-    """The state after `done` ran, every new or restarted pod became ready, and
-    enough time passed for minReadySeconds and back-offs to expire."""
-    removed = {(a.host, a.key) for a in done.actions if a.kind is ActionKind.remove}
-    restarted = {(a.host, a.key) for a in done.actions if a.kind is ActionKind.restart}
-    services = {(s.app, s.name): s for s in inp.services}
-    later = inp.now + 1 + max((s.min_ready_seconds for s in inp.services), default=0.0)
-    health = dict(inp.health)
-    creates: dict[str, list[Action]] = defaultdict(list)  # by host: one pass over the actions
-    for action in done.actions:
-        if action.kind is ActionKind.create:
-            creates[action.host].append(action)
-    hosts: dict[str, HostState] = {}
-    for name, host in inp.cluster.hosts.items():
-        pods = [p for p in host.pods if (name, p.key) not in removed]
-        for i, pod in enumerate(pods):
-            if (name, pod.key) in restarted:
-                pods[i] = replace(pod, containers=tuple(_running(c) for c in pod.containers))
-                health[pod.key] = PodHealth(ready=True, ready_since=inp.now)
-        volumes = set(host.volumes)
-        for action in creates.get(name, ()):
-            service = services[(action.app, action.service)]
-            pod = ActualPod(
-                host=name,
-                app=action.app,
-                service=action.service,
-                slot=action.slot,
-                revision=action.revision,
-                canary=action.canary,
-                containers=(ActualContainer("simulated", "main", ContainerState.running),),
-                requests=service.requests,
-                created_at=inp.now,
-            )
-            pods.append(pod)
-            health[pod.key] = PodHealth(ready=True, ready_since=inp.now)
-            if not action.canary:
-                volumes.update(
-                    volume_name(pod.app, pod.service, pod.slot, v)
-                    for v in service.persistent_volumes
-                )
-        hosts[name] = replace(host, pods=tuple(pods), volumes=tuple(sorted(volumes)))
-    return replace(
-        inp,
-        cluster=ClusterState(hosts=hosts, observed_at=inp.cluster.observed_at),
-        health=health,
-        now=later,
-    )
-
-
-def _running(container: ActualContainer) -> ActualContainer:
-    return replace(container, state=ContainerState.running)
-
-
 def count_changes(actions: Iterable[Action]) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
     for action in actions:
         counts[action.kind.value] += 1
     return dict(counts)
-
-
-def volumes_to_prune(
-    cluster: ClusterState, services: Iterable[DesiredService], apps: frozenset[str]
-) -> dict[str, list[str]]:
-    """Per reachable host, fleet volumes of these apps that no wanted replica will use:
-    slots beyond the replica count, services no longer desired, scratch volumes of pods
-    that are gone. Only ever acted on when the operator asks (`--prune-volumes`)."""
-    wanted = {
-        volume_name(s.app, s.name, slot, v)
-        for s in services
-        for slot in range(s.replicas)
-        for v in s.persistent_volumes
-    }
-    out: dict[str, list[str]] = {}
-    for host in cluster.reachable_hosts():
-        in_use = {v for p in host.pods for v in p.volumes}
-        doomed = [
-            v
-            for v in host.volumes
-            if v not in wanted and v not in in_use and _volume_app(v) in apps
-        ]
-        if doomed:
-            out[host.name] = sorted(doomed)
-    return out
-
-
-def _volume_app(volume: str) -> str | None:
-    """`fleet.demo.kv-0.data` / `fleet-tmp.demo.web-0.abc.cache` -> `demo`."""
-    prefix, _, rest = volume.partition(".")
-    if prefix not in ("fleet", "fleet-tmp"):
-        return None
-    return rest.partition(".")[0] or None

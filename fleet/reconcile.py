@@ -8,6 +8,9 @@ between waves and giving up on a service after its progressDeadlineSeconds
 (then rolling it back to the revision that ran before, by default).
 `fleet heal` runs one pass: the same steps, one wave, no waiting.
 
+What a run records in the journal on the way (rollouts, deadlines and rollbacks,
+back-off, reasons to wait, placements) is kept by fleet.rollouts (`Reconciler.rollouts`).
+
 Journal scopes used here (fleet.journal facts):
     snapshot/<host>     last observation of a host (stands in while it is unreachable)
     unreachable/<host>  since when a host has not answered
@@ -24,7 +27,7 @@ import asyncio
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from fleet.desired import Override, Target, targets
 from fleet.errors import FleetError, RemoteTimeout
@@ -36,14 +39,16 @@ from fleet.model import (
     ClusterState,
     DesiredService,
     HostState,
-    Plan,
     PodHealth,
 )
+from fleet.observed import Observed as Observed  # re-exported: `from fleet.reconcile`
+from fleet.observed import Outcome as Outcome  # imports of these keep working
 from fleet.plan import PlanInput, plan
 from fleet.pods import Endpoint
 from fleet.remote.engine import Engine
 from fleet.remote.ssh import SSHPool
-from fleet.rollup import ServiceRollup, is_available, rollup
+from fleet.rollouts import Rollouts
+from fleet.rollup import ServiceRollup, is_available
 from fleet.spec.blueprint import Blueprint, Deployment
 from fleet.spec.inventory import Inventory
 from fleet.spec.service import listen_port
@@ -100,43 +105,6 @@ class NoLoadBalancer:
 
 
 @dataclass
-class Observed:
-    cluster: ClusterState
-    health: dict[str, PodHealth]
-    targets: dict[tuple[str, str], Target]
-    history: dict[tuple[str, str], Deployment]
-    plan: Plan
-    now: float
-
-    @property
-    def desired(self) -> list[DesiredService]:
-        return [t.service for t in self.targets.values()]
-
-    @property
-    def unreachable(self) -> list[HostState]:
-        return [h for h in self.cluster.hosts.values() if not h.reachable]
-
-    def rollups(self) -> list[ServiceRollup]:
-        return [
-            rollup(t.service, self.cluster, self.health, self.now) for t in self.targets.values()
-        ]
-
-
-@dataclass
-class Outcome:
-    converged: bool
-    results: list[ActionResult] = field(default_factory=list)
-    failed_rollouts: list[str] = field(default_factory=list)
-    unreachable: list[str] = field(default_factory=list)
-    stuck: list[str] = field(default_factory=list)  # services that could not finish, and why
-    last: Observed | None = None
-
-    @property
-    def failures(self) -> list[ActionResult]:
-        return [r for r in self.results if not r.ok]
-
-
-@dataclass
 class Reconciler:
     inventory: Inventory
     blueprint: Blueprint
@@ -159,6 +127,8 @@ class Reconciler:
             name: self.blueprint.revision(d) for name, d in self.blueprint.deployments.items()
         }
         self.apps = frozenset(self.blueprint.apps)
+        # reads `say` at each line: the CLI replaces it after the reconciler is built
+        self.rollouts = Rollouts(self.journal, lambda line: self.say(line), self.apps)
 
     # -- observe ----------------------------------------------------------------------------
     async def observe_cluster(self) -> ClusterState:
@@ -303,15 +273,8 @@ class Reconciler:
             health=health,
             now=now,
             lost_hosts=lost,
-            backoff_until=self._backoff_until(),
+            backoff_until=self.rollouts.backoff_until(),
         )
-
-    def _backoff_until(self) -> dict[str, float]:
-        return {
-            pod: float(entry["next"])
-            for pod, entry in self.journal.scope("backoff").items()
-            if isinstance(entry, dict) and "next" in entry
-        }
 
     # -- acting --------------------------------------------------------------------------------
     def runtime(self, observed: Observed) -> Runtime:
@@ -328,92 +291,6 @@ class Reconciler:
             on_result=self.on_result,
         )
 
-    def record_rollouts(self, observed: Observed) -> None:
-        """Remember each target's pod template and when its rollout began."""
-        now = observed.now
-        for (app, name), target in observed.targets.items():
-            rev = target.service.revision
-            spec = target.deployment.model_dump(mode="json", by_alias=True, exclude_none=True)
-            if self.journal.record_revision(app, name, rev, spec, now):
-                self.journal.event("revision", f"{name}: new revision {rev}", app=app, service=name)
-            stable = target.service.stable_revision
-            if target.service.canary_active and self.journal.get("canary", name) is None:
-                self.journal.put("canary", name, {"stable": stable, "canary": rev})
-                self.journal.event(
-                    "canary", f"{name}: canary of {rev} beside {stable}", app=app, service=name
-                )
-            rollout = self.journal.get("rollout", name) or {}
-            deployed = self.journal.get("deployed", name)
-            if deployed != rev and rollout.get("revision") != rev:
-                self.journal.put("rollout", name, {"revision": rev, "started": now})
-                self.journal.event(
-                    "rollout",
-                    f"{name}: rolling out revision {rev}"
-                    + (f" (was {deployed})" if deployed else ""),
-                    app=app,
-                    service=name,
-                )
-
-    def record_converged(self, observed: Observed) -> None:
-        for roll, target in zip(observed.rollups(), observed.targets.values(), strict=True):
-            name, rev = target.service.name, target.service.revision
-            if not roll.converged or target.service.canary_active:
-                continue
-            record = self.journal.get("canary", name)
-            if record is not None and record.get("canary") == rev:
-                self.journal.delete("canary", name)  # promoted and rolled out
-            if self.journal.get("deployed", name) != rev:
-                self.journal.put("deployed", name, rev)
-                self.journal.delete("rollout", name)
-                self.journal.mark_deployed(target.service.app, name, rev, observed.now)
-                self.journal.prune_revisions(
-                    target.service.app,
-                    name,
-                    target.deployment.spec.revision_history_limit,
-                    protect={rev},
-                )
-                self.journal.event(
-                    "rolled-out",
-                    f"{name}: {roll.available}/{roll.desired} replicas at revision {rev}",
-                    app=target.service.app,
-                    service=name,
-                )
-
-    def check_deadlines(self, observed: Observed) -> list[str]:
-        """Roll back rollouts that missed progressDeadlineSeconds; returns what failed."""
-        failed = []
-        for roll, target in zip(observed.rollups(), observed.targets.values(), strict=True):
-            service = target.service
-            rollout = self.journal.get("rollout", service.name)
-            if roll.converged or not rollout or rollout.get("revision") != service.revision:
-                continue
-            late = observed.now - float(rollout["started"]) - service.progress_deadline_seconds
-            if late < 0:
-                continue
-            previous = self.journal.get("deployed", service.name)
-            reason = (
-                f"revision {service.revision} not available within "
-                f"{service.progress_deadline_seconds:.0f} s ({roll.available}/{roll.desired} ready)"
-            )
-            self.journal.delete("rollout", service.name)
-            if previous and previous != service.revision:
-                self.journal.put(
-                    "pin",
-                    service.name,
-                    {
-                        "revision": previous,
-                        "while": target.file_revision,
-                        "reason": f"rollout failed: {reason}",
-                    },
-                )
-                message = f"{service.name}: rollout failed: {reason}; rolling back to {previous}"
-            else:
-                message = f"{service.name}: rollout failed: {reason}; nothing to roll back to"
-            self.journal.event("rollout-failed", message, app=service.app, service=service.name)
-            self.say(message)
-            failed.append(message)
-        return failed
-
     async def converge(self, first: Observed, *, max_seconds: float | None = None) -> Outcome:
         """apply: wave after wave until converged, stuck, or past the deadlines."""
         outcome = Outcome(converged=False)
@@ -425,7 +302,7 @@ class Reconciler:
             + 30.0
         )
         started = self.clock()
-        self.record_rollouts(observed)
+        self.rollouts.record_rollouts(observed)
         while True:
             wave = [a for a in observed.plan.first_wave() if _key(a) not in skip]
             if wave and self.load_balancer.errors and _stops(wave):
@@ -436,19 +313,19 @@ class Reconciler:
                 break
             if wave:
                 self.say(_describe_wave(wave))
-                self.record_placements(observed, wave)
+                self.rollouts.record_placements(observed, wave)
                 results = await run_wave(self.runtime(observed), observed.cluster, wave)
                 outcome.results.extend(results)
                 skip.update(_key(r.action) for r in results if not r.ok)
-                self._note_restarts(results, self.clock())
+                self.rollouts.note_restarts(results, self.clock())
             else:
                 await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
-                self.record_converged(observed)
+                self.rollouts.record_converged(observed)
                 rollups = observed.rollups()
                 if all(r.converged for r in rollups):
                     outcome.converged = not observed.unreachable
                     break
-                outcome.failed_rollouts.extend(self.check_deadlines(observed))
+                outcome.failed_rollouts.extend(self.rollouts.check_deadlines(observed))
                 waiting = [r for r in rollups if not r.converged and self._progressing(r, observed)]
                 if not waiting or self.clock() - started > budget:
                     outcome.stuck = [
@@ -457,7 +334,7 @@ class Reconciler:
                     break
                 await asyncio.sleep(POLL_SECONDS)
             observed = await self.look(gate=True)
-            self.record_rollouts(observed)
+            self.rollouts.record_rollouts(observed)
             await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
         outcome.last = observed
         outcome.unreachable = [h.name for h in observed.unreachable]
@@ -494,18 +371,18 @@ class Reconciler:
         look, not the one before the wave), waiting up to `ready_wait` seconds for the pods
         it started to be ready, so the load balancer routes to them in this pass."""
         outcome = Outcome(converged=False)
-        self.record_rollouts(observed)
-        self.forget_recovered(observed)
-        self.note_waiting(observed)
+        self.rollouts.record_rollouts(observed)
+        self.rollouts.forget_recovered(observed)
+        self.rollouts.note_waiting(observed)
         wave = list(observed.plan.first_wave())
         if wave:
-            self.record_placements(observed, wave)
+            self.rollouts.record_placements(observed, wave)
             outcome.results = await run_wave(self.runtime(observed), observed.cluster, wave)
             # back-off counts from when the restarts happened, not from the look before them
-            self._note_restarts(outcome.results, self.clock())
+            self.rollouts.note_restarts(outcome.results, self.clock())
             observed = await self._settle(outcome.results, ready_wait)
-        self.check_deadlines(observed)
-        self.record_converged(observed)
+        self.rollouts.check_deadlines(observed)
+        self.rollouts.record_converged(observed)
         await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
         outcome.last = observed
         outcome.unreachable = [h.name for h in observed.unreachable]
@@ -527,82 +404,6 @@ class Reconciler:
                 return latest
             await asyncio.sleep(POLL_SECONDS)
 
-    def note_waiting(self, observed: Observed) -> None:
-        """Why something is left as it is (its volume is on a lost host, a dependency is not
-        ready ...) becomes an event when the reason first appears, not at every pass.
-        Back-off lines count down every pass and have their own `back-off` events."""
-        lines = sorted({w for w in observed.plan.waiting if ": back-off, " not in w})
-        key = ",".join(sorted(self.apps))
-        before = set(self.journal.get("waiting", key) or ())
-        for line in lines:
-            if line in before:
-                continue
-            target = _service_of(line, observed.desired)
-            self.journal.event(
-                "waiting",
-                line,
-                app=target.app if target else None,
-                service=target.name if target else None,
-            )
-        if set(lines) != before:
-            self.journal.put("waiting", key, lines)
-
-    def record_placements(self, observed: Observed, wave: Sequence[Action]) -> None:
-        """Each new pod's placement decision, with every "why not host X", for the UI."""
-        decisions = {(d.service, d.slot, d.canary): d for d in observed.plan.placements}
-        for action in wave:
-            decision = decisions.get((action.service, action.slot, action.canary))
-            if action.kind.value != "create" or decision is None:
-                continue
-            self.journal.put(
-                "placement",
-                action.key,
-                {
-                    "host": decision.host,
-                    "scores": dict(decision.scores),
-                    "rejected": {r.host: r.reason for r in decision.rejected},
-                },
-            )
-            others = "; ".join(f"not {r.host}: {r.reason}" for r in decision.rejected[:3])
-            self.journal.event(
-                "placement",
-                f"{action.pod} -> {decision.host}" + (f" ({others})" if others else ""),
-                host=decision.host,
-                app=action.app,
-                service=action.service,
-                replica=action.replica,
-            )
-
-    def forget_recovered(self, observed: Observed) -> None:
-        """Back-off ends for pods that ran for a minute, and for pods that are gone."""
-        pods = {p.key: p for h in observed.cluster.reachable_hosts() for p in h.pods}
-        for name in self.journal.scope("backoff"):
-            pod = pods.get(name)
-            started = pod.started_at if pod is not None else None
-            if pod is None or (pod.running and started and observed.now - started > 60):
-                self.journal.delete("backoff", name)
-
-    def _note_restarts(self, results: Sequence[ActionResult], now: float) -> None:
-        """Crash-loop back-off: 10 s doubling to 5 min, like the kubelet."""
-        for result in results:
-            action = result.action
-            if action.kind.value != "restart":
-                continue
-            entry: dict[str, Any] = self.journal.get("backoff", action.key) or {"count": 0}
-            count = int(entry.get("count", 0)) + 1
-            delay = min(10.0 * 2 ** (count - 1), 300.0)
-            self.journal.put("backoff", action.key, {"count": count, "next": now + delay})
-            # from the first restart on, so `fleet events` shows the whole 10, 20, 40 s ladder
-            times = "once" if count == 1 else f"{count} times"
-            self.journal.event(
-                "back-off",
-                f"{action.pod} restarted {times}; next restart not before {delay:.0f} s",
-                host=action.host,
-                app=action.app,
-                service=action.service,
-                replica=action.replica,
-            )
-
 
 def settled(observed: Observed, started: Collection[tuple[str, str]]) -> bool:
     """Every (host, pod key) a wave started is ready, or is gone or not running (waiting
@@ -616,13 +417,6 @@ def settled(observed: Observed, started: Collection[tuple[str, str]]) -> bool:
         if health is None or not health.ready:
             return False
     return True
-
-
-def _service_of(line: str, services: Sequence[DesiredService]) -> DesiredService | None:
-    """The service a planner line is about (it starts with the service, replica or pod name;
-    the longest matching name wins: `web-api-0` is web-api's, not web's)."""
-    found = [s for s in services if line.startswith((f"{s.name}-", f"{s.name} ", f"{s.name}:"))]
-    return max(found, key=lambda s: len(s.name), default=None)
 
 
 def _stops(wave: Sequence[Action]) -> bool:

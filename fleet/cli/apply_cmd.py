@@ -19,7 +19,7 @@ from fleet.cli.common import (
 from fleet.cli.main import app
 
 if TYPE_CHECKING:
-    from fleet.reconcile import Observed
+    from fleet.observed import Observed
     from fleet.session import Sources
 
 BlueprintArgs: Any = typer.Argument(
@@ -182,7 +182,7 @@ def apply_command(
 
 async def _prune(session: Any, observed: Observed) -> None:
     """Delete volumes no wanted replica uses (only with --prune-volumes)."""
-    from fleet.plan import volumes_to_prune
+    from fleet.volumes import volumes_to_prune
 
     doomed = volumes_to_prune(observed.cluster, observed.desired, session.reconciler.apps)
     for host, volumes in sorted(doomed.items()):

@@ -24,7 +24,7 @@ from fleet.cli.main import app
 
 if TYPE_CHECKING:
     from fleet.heal import HealReport
-    from fleet.reconcile import Outcome
+    from fleet.observed import Outcome
     from fleet.session import Session, Sources
 
 rollout_app = group("rollout", "Rollouts: history, undo, canary promote and abort.")

@@ -24,8 +24,8 @@ from fleet.lb.render import render_hosts
 from fleet.lb.services import lb_services
 from fleet.lb.status import LbHostView, lb_status
 from fleet.model import ActualPod, ClusterState, HostState, PodHealth
+from fleet.observed import Observed
 from fleet.planview import lines as plan_lines
-from fleet.reconcile import Observed
 from fleet.rollup import rollup
 from fleet.session import Session, Sources, open_session
 from fleet.tui.source import (

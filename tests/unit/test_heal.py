@@ -241,7 +241,7 @@ def test_back_off_events_start_at_the_first_restart(tmp_path, journal):
     rc = reconciler(tmp_path, journal)
     restart = ActionResult(action(ActionKind.restart, "node1"), True)
     for now in (1000.0, 1011.0, 1032.0):
-        rc._note_restarts([restart], now)
+        rc.rollouts.note_restarts([restart], now)
     messages = [e.message for e in journal.events(kind="back-off")]
     assert [m.rsplit("before ", 1)[1] for m in messages] == ["10 s", "20 s", "40 s"]
     assert "restarted once" in messages[0]
@@ -256,12 +256,12 @@ def test_a_reason_to_wait_is_an_event_once_with_its_service(tmp_path, journal):
         for t in targets(rc.blueprint, rc.file_revisions, rc.overrides(), {})
     }
     target = Observed(cluster(host("node1")), {}, chosen, {}, Plan(waiting=(line, countdown)), 0)
-    rc.note_waiting(target)
-    rc.note_waiting(target)
+    rc.rollouts.note_waiting(target)
+    rc.rollouts.note_waiting(target)
     events = journal.events(kind="waiting")
     assert [(e.service, e.message) for e in events] == [("web", line)]
-    rc.note_waiting(replace(target, plan=Plan()))
-    rc.note_waiting(target)  # the reason came back: a new event
+    rc.rollouts.note_waiting(replace(target, plan=Plan()))
+    rc.rollouts.note_waiting(target)  # the reason came back: a new event
     assert len(journal.events(kind="waiting")) == 2
 
 

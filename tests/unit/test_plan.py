@@ -241,7 +241,7 @@ def test_rolling_update_goes_on_over_reachable_hosts_when_one_is_unknown():
 
 
 def test_only_unused_volumes_of_these_apps_are_pruned():
-    from fleet.plan import volumes_to_prune
+    from fleet.volumes import volumes_to_prune
 
     kv = service("kv", replicas=1, persistent_volumes=("data",))
     keep = volume_name("demo", "kv", 0, "data")
