@@ -7,12 +7,13 @@ HAProxy's own runtime state on the lb hosts (one `show stat` each).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from fleet.lb.render import render_hosts
 from fleet.lb.services import lb_services
-from fleet.lb.status import lb_status
+from fleet.lb.status import LbHostView, lb_status
 from fleet.rollup import rollup
 from fleet.session import Session
 from fleet.status import Column, render_table
@@ -82,7 +83,7 @@ async def collect_overview(session: Session) -> Overview:
                 autoscaled,
             )
         )
-    servers = []
+    servers: list[ServerLine] = []
     if session.blueprint.services:
         rendered = render_hosts(
             session.inventory.lb_hosts,
@@ -90,34 +91,52 @@ async def collect_overview(session: Session) -> Overview:
             observed.cluster,
             observed.health,
         )
-        views = await lb_status(session.pool, session.inventory, rendered)
-        for host, view in sorted(views.items()):
-            for frontend in view.frontends:
-                for server in frontend.servers or ():
-                    servers.append(
-                        ServerLine(
-                            host,
-                            f"{frontend.app}/{frontend.service}",
-                            frontend.listen_port,
-                            server.name,
-                            server.address,
-                            server.state,
-                            server.weight,
-                        )
-                    )
-                if not frontend.servers:
-                    servers.append(
-                        ServerLine(
-                            host,
-                            f"{frontend.app}/{frontend.service}",
-                            frontend.listen_port,
-                            "-",
-                            "-",
-                            "no ready replica",
-                            0,
-                        )
-                    )
+        servers = server_lines(await lb_status(session.pool, session.inventory, rendered))
     return Overview(services, servers, list(observed.plan.waiting))
+
+
+def server_lines(views: Mapping[str, LbHostView]) -> list[ServerLine]:
+    """One line per server of every frontend on every lb host (or one saying it has none)."""
+    lines = []
+    for host, view in sorted(views.items()):
+        for frontend in view.frontends:
+            name = f"{frontend.app}/{frontend.service}"
+            for server in frontend.servers:
+                lines.append(
+                    ServerLine(
+                        host,
+                        name,
+                        frontend.listen_port,
+                        server.name,
+                        server.address,
+                        server.state,
+                        server.weight,
+                    )
+                )
+            if not frontend.servers:
+                lines.append(
+                    ServerLine(host, name, frontend.listen_port, "-", "-", "no ready replica", 0)
+                )
+    return lines
+
+
+def render_servers(servers: list[ServerLine], width: int) -> str:
+    return render_table(
+        [
+            Column("LB"),
+            Column("FRONTEND", shrink=2),
+            Column("PORT", align=">"),
+            Column("SERVER", shrink=3),
+            Column("ADDRESS"),
+            Column("STATE", shrink=1),
+            Column("WEIGHT", align=">"),
+        ],
+        [
+            [s.lb_host, s.frontend, str(s.port), s.server, s.address, s.state, str(s.weight)]
+            for s in servers
+        ],
+        width=width,
+    )
 
 
 def render_overview(overview: Overview, width: int) -> str:
@@ -145,31 +164,6 @@ def render_overview(overview: Overview, width: int) -> str:
     )
     parts = [services]
     if overview.servers:
-        parts.append(
-            render_table(
-                [
-                    Column("LB"),
-                    Column("FRONTEND", shrink=2),
-                    Column("PORT", align=">"),
-                    Column("SERVER", shrink=3),
-                    Column("ADDRESS"),
-                    Column("STATE", shrink=1),
-                    Column("WEIGHT", align=">"),
-                ],
-                [
-                    [
-                        s.lb_host,
-                        s.frontend,
-                        str(s.port),
-                        s.server,
-                        s.address,
-                        s.state,
-                        str(s.weight),
-                    ]
-                    for s in overview.servers
-                ],
-                width=width,
-            )
-        )
+        parts.append(render_servers(overview.servers, width))
     parts.extend(f"waiting: {line}" for line in overview.waiting)
     return "\n\n".join(parts) + "\n"

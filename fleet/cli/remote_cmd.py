@@ -94,26 +94,52 @@ def status_command(
     from fleet.remote.ssh import SSHPool
     from fleet.status import SCHEMA, collect_status, render_text
 
-    async def collect() -> Any:
-        async with SSHPool(inv) as pool:
-            return await collect_status(pool, names, timeout=timeout)
+    # without blueprints, the lb hosts' frontends come from HAProxy itself (what it runs)
+    read_lb = not blueprints and any(h.is_lb for h in inv)
 
-    report = _run(collect())
+    async def collect() -> Any:
+        import asyncio
+
+        async with SSHPool(inv) as pool:
+            return await asyncio.gather(
+                collect_status(pool, names, timeout=timeout), _lb_servers(pool, inv, read_lb)
+            )
+
+    report, servers = _run(collect())
     overview = _overview(inv, blueprints) if blueprints else None
     if output == OutputFormat.json:
-        emit_json(SCHEMA, {**report.to_json(), **(overview.to_json() if overview else {})})
+        extra = overview.to_json() if overview else {"load_balancer": [vars(s) for s in servers]}
+        emit_json(SCHEMA, {**report.to_json(), **extra})
     else:
         sys.stdout.write(render_text(report, width=_width()))
         if overview is not None:
             from fleet.overview import render_overview
 
             sys.stdout.write("\n" + render_overview(overview, _width()))
+        elif servers:
+            from fleet.overview import render_servers
+
+            sys.stdout.write("\n" + render_servers(servers, _width()) + "\n")
     down = report.unreachable
     if down:
         raise PartialFailure(
             f"{len(down)} of {len(report.hosts)} hosts did not answer: "
             + ", ".join(f"{h.name} ({h.reason})" for h in down)
         )
+
+
+async def _lb_servers(pool: Any, inv: Inventory, wanted: bool) -> list[Any]:
+    """HAProxy's own view of its frontends and servers on the lb hosts (one read each)."""
+    if not wanted:
+        return []
+    from fleet.errors import FleetError
+    from fleet.lb.status import lb_status
+    from fleet.overview import server_lines
+
+    try:
+        return server_lines(await lb_status(pool, inv))
+    except FleetError:
+        return []
 
 
 def _overview(inv: Inventory, blueprints: list[Path]) -> Any:

@@ -110,9 +110,7 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back(fleet, lab, tmp_path)
     app = write(tmp_path, "t4", app_yaml(name="web", replicas=2, deadline=10, min_ready=3))
     assert fleet.run("apply", "--yes", str(app)).returncode == 0
     old = running_pods(lab, "web")
-    app.write_text(
-        app_yaml(name="web", image="lab/crash:1", replicas=2, deadline=10, min_ready=3)
-    )
+    app.write_text(app_yaml(name="web", image="lab/crash:1", replicas=2, deadline=10, min_ready=3))
     with Sampler(lab, "web") as sampler:
         done = fleet.run("apply", "--yes", str(app))
     assert done.returncode == 1
@@ -261,3 +259,16 @@ def test_volumes_survive_scale_down_and_go_only_with_prune(fleet, lab, tmp_path)
     assert done.returncode == 0, done.stderr
     assert volumes(lab) == {f"{placed['kv-0']}:fleet.t11.kv-0.data"}
     assert "deleted volume fleet.t11.kv-1.data" in done.stderr
+
+
+def test_status_shows_each_frontend_and_its_servers(fleet, lab, tmp_path):
+    app = write(tmp_path, "t12", app_yaml(name="web", replicas=2, port=18120, probes=True))
+    assert fleet.run("apply", "--yes", str(app)).returncode == 0
+    pods = {pod for _, pod in running_pods(lab, "web")}
+    status = fleet.json("status")
+    servers = [s for s in status["load_balancer"] if s["frontend"] == "t12/web"]
+    assert {s["server"] for s in servers} == pods
+    assert all(s["port"] == 18120 and s["state"].startswith("UP") for s in servers), servers
+    with_blueprint = fleet.json("status", str(app))
+    (service,) = [s for s in with_blueprint["services"] if s["name"] == "web"]
+    assert (service["desired"], service["ready"], service["available"]) == (2, 2, 2)
