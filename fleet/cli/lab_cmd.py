@@ -6,11 +6,14 @@ The work is in fleet.lab, imported inside the commands so other commands start f
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from fleet.cli.common import LAB_HELP, OutputFormat, OutputOption, emit_json, group, info
+
+if TYPE_CHECKING:
+    from fleet.lab.status import HostStatus
 
 lab_app = group("lab", LAB_HELP)
 
@@ -64,33 +67,41 @@ def status_command(name: str = NameOption, output: OutputFormat = OutputOption) 
         emit_json("fleet.lab.status/v1", state.to_json())
         return
     typer.echo(f"lab {state.name}: {state.subnet} on {state.bridge}, inventory {state.inventory}")
+    words = {h.name: _state_word(h) for h in state.hosts}
+    # columns as wide as their longest entry, so a long host name or state keeps them aligned
+    nw = max([4, *(len(h.name) for h in state.hosts)])
+    sw = max([5, *(len(w) for w in words.values())])
     typer.echo(
-        f"{'HOST':<8} {'ADDRESS':<15} {'STATE':<9} {'SSHD':>7} {'DOCKERD':>8} "
+        f"{'HOST':<{nw}} {'ADDRESS':<15} {'STATE':<{sw}} {'SSHD':>7} {'DOCKERD':>8} "
         f"{'HAPROXY':>8} {'CTRS':>5} {'RSS MiB':>8}"
     )
     for h in state.hosts:
-        problems = [
-            w
-            for w, ok in (
-                ("netns", h.netns),
-                ("link", h.link_up),
-                ("sshd", h.sshd_pid),
-                ("engine", h.engine_ok),
-            )
-            if not ok
-        ]
-        if h.is_lb and h.haproxy_pid is None:
-            problems.append("haproxy")
-        word = "ok" if not problems else "no " + ",".join(problems)
         rss = h.rss_kb.get("total", 0) / 1024
         typer.echo(
-            f"{h.name:<8} {h.address:<15} {word:<9} {h.sshd_pid or '-':>7} "
+            f"{h.name:<{nw}} {h.address:<15} {words[h.name]:<{sw}} {h.sshd_pid or '-':>7} "
             f"{h.dockerd_pid or '-':>8} {(h.haproxy_pid or '-') if h.is_lb else '':>8} "
             f"{'-' if h.containers is None else h.containers:>5} {rss:>8.1f}"
         )
     if state.hosts:
         total = sum(h.rss_kb.get("total", 0) for h in state.hosts) / 1024
         typer.echo(f"memory: {total:.0f} MiB in all, {total / len(state.hosts):.0f} MiB per host")
+
+
+def _state_word(h: HostStatus) -> str:
+    """`ok`, or what is missing on the host (`no sshd,engine`)."""
+    problems = [
+        w
+        for w, ok in (
+            ("netns", h.netns),
+            ("link", h.link_up),
+            ("sshd", h.sshd_pid),
+            ("engine", h.engine_ok),
+        )
+        if not ok
+    ]
+    if h.is_lb and h.haproxy_pid is None:
+        problems.append("haproxy")
+    return "ok" if not problems else "no " + ",".join(problems)
 
 
 @lab_app.command("inventory")

@@ -34,6 +34,14 @@ from typing import Any
 
 from fleet import names
 from fleet.errors import Location, SpecError, UnsafeNameError
+from fleet.spec.compose_values import (
+    ComposeError,
+    compose_bytes,
+    compose_seconds,
+    label_of,
+    port_of,
+    volume_of,
+)
 from fleet.spec.yamlsrc import Document, Path_, format_path
 
 SUPPORTED = {
@@ -42,40 +50,6 @@ SUPPORTED = {
     "mem_limit", "mem_reservation", "stop_grace_period",
 }  # fmt: skip
 TOP_LEVEL_IGNORED = {"version", "name", "services", "volumes"}
-_BYTES = re.compile(r"(?i)\s*([0-9]+(?:\.[0-9]+)?)\s*([bkmgt]?)b?\s*")
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|ms|m|s|us|ns)")
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
-
-
-class ComposeError(ValueError):
-    """A Compose value fleet cannot translate (raised inside, collected with a location)."""
-
-
-def compose_bytes(value: Any) -> int:
-    """Compose/Docker byte sizes are binary: "50M" = 50 MiB, "1g" = 1 GiB, 1024 = 1 KiB."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = _BYTES.fullmatch(str(value))
-    if not match:
-        raise ComposeError(f"{value!r} is not a size (like 512m or 1g)")
-    power = "bkmgt".index(match[2].lower()) if match[2] else 0
-    number: float = float(match[1])
-    return math.ceil(number * (1 << (10 * power)))
-
-
-def compose_seconds(value: Any) -> float:
-    """Compose durations: 10, "10s", "1m30s", "500ms"."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    text = str(value).strip()
-    parts = _DURATION_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ComposeError(f"{value!r} is not a duration (like 10s or 1m30s)")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
-
-
-def _label(text: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:63].strip("-")
 
 
 @dataclass
@@ -286,7 +260,7 @@ class _Service:
 
         for i, raw in enumerate(self.data.get("ports") or []):
             try:
-                target, published, protocol = _port(raw)
+                target, published, protocol = port_of(raw)
             except ComposeError as exc:
                 self.error(str(exc), "ports", i)
                 continue
@@ -309,7 +283,7 @@ class _Service:
             )
         for i, raw in enumerate(self.data.get("expose") or []):
             try:
-                target, _, protocol = _port(raw)
+                target, _, protocol = port_of(raw)
             except ComposeError as exc:
                 self.error(str(exc), "expose", i)
                 continue
@@ -331,12 +305,12 @@ class _Service:
         mounts: list[dict[str, Any]] = []
         for i, raw in enumerate(self.data.get("volumes") or []):
             try:
-                kind, source, target, read_only = _volume(raw)
+                kind, source, target, read_only = volume_of(raw)
             except ComposeError as exc:
                 self.error(str(exc), "volumes", i)
                 continue
             if kind == "volume" and source:
-                name = _label(source)
+                name = label_of(source)
                 volume: dict[str, Any] = {"name": name, "persistent": {}}
                 self.conv.named_volume_users.setdefault(source, []).append(self.name)
             elif kind == "bind":
@@ -594,7 +568,7 @@ class _Service:
                 )
                 continue
             self.link(("spec", "dependsOn", len(wanted)), *where)
-            wanted.append(_label(str(key)))
+            wanted.append(label_of(str(key)))
         if wanted:
             spec["dependsOn"] = wanted
 
@@ -603,54 +577,6 @@ class _Service:
             pairs = [str(item).partition("=") for item in labels]
             return {k: v for k, _, v in pairs}
         return {str(k): "" if v is None else str(v) for k, v in dict(labels).items()}
-
-
-def _port(raw: Any) -> tuple[int, int | None, str]:
-    """(target, published or None, protocol) of a Compose port entry."""
-    if isinstance(raw, dict):
-        target, published = raw.get("target"), raw.get("published")
-        protocol = str(raw.get("protocol", "tcp")).upper()
-        if not isinstance(target, int):
-            raise ComposeError("a long-syntax port needs target: a port number")
-        return target, _number(published) if published is not None else None, protocol
-    text = str(raw)
-    text, _, proto = text.partition("/")
-    protocol = (proto or "tcp").upper()
-    parts = text.rsplit(":", 2)
-    if any("-" in p for p in parts[-2:]):
-        raise ComposeError(f"port range {raw!r} is not supported; list the ports one by one")
-    target = _number(parts[-1])
-    published = _number(parts[-2]) if len(parts) >= 2 and parts[-2] else None
-    return target, published, protocol
-
-
-def _number(value: Any) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise ComposeError(f"{value!r} is not a port number") from None
-    if not 1 <= number <= 65535:
-        raise ComposeError(f"port {number} is out of range (1-65535)")
-    return number
-
-
-def _volume(raw: Any) -> tuple[str, str, str, bool]:
-    """(kind volume|bind|tmpfs, source, target, read_only) of a Compose volume entry."""
-    if isinstance(raw, dict):
-        kind = str(raw.get("type", "volume"))
-        if kind not in ("volume", "bind", "tmpfs"):
-            raise ComposeError(f"volume type {kind!r} is not supported")
-        target = raw.get("target")
-        if not isinstance(target, str):
-            raise ComposeError("a long-syntax volume needs target: a path")
-        return kind, str(raw.get("source") or ""), target, bool(raw.get("read_only"))
-    parts = str(raw).split(":")
-    if len(parts) == 1:
-        return "volume", "", parts[0], False
-    source, target = parts[0], parts[1]
-    mode = parts[2] if len(parts) > 2 else ""
-    kind = "bind" if source.startswith(("/", ".", "~")) else "volume"
-    return kind, source, target, "ro" in mode.split(",")
 
 
 class _Converter:
@@ -665,7 +591,7 @@ class _Converter:
         stem = path.stem
         if stem in ("docker-compose", "compose"):
             stem = self.base.name
-        self.app = _label(str(named)) if named else _label(stem)
+        self.app = label_of(str(named)) if named else label_of(stem)
         self.errors: list[SpecError] = []
         self.warnings: list[str] = []
         self.named_volume_users: dict[str, list[str]] = {}
@@ -690,7 +616,7 @@ class _Converter:
             return []
         documents: list[Document] = []
         for key, data in self.services.items():
-            name = _label(key)
+            name = label_of(key)
             if name != key:
                 self.warn(
                     f"service {key!r} is called {name!r} in fleet (names are DNS labels)",

@@ -163,6 +163,13 @@ def test_cli_prints_the_inventory_path_and_json_status(lab):
     )
     assert done.returncode == 0, done.stderr
     assert '"schema": "fleet.lab.status/v1"' in done.stdout
+    done = subprocess.run([sys.executable, "-m", "fleet", "lab", "status", "--name", lab.name],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()[1:-1]
+    state_column = header.index("STATE")
+    assert [r.split()[0] for r in rows] == [h.name for h in lab.hosts]
+    assert all(r[state_column:].startswith("ok ") for r in rows), done.stdout
 
 
 # ---- demo images ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fleet.errors import SpecErrors
-from fleet.spec.compose import compose_bytes, compose_seconds
+from fleet.spec.compose_values import compose_bytes, compose_seconds
 from tests.unit.spec.helpers import ROOT, load_text
 
 COMPOSE = """\

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fleet.spec.compose import compose_bytes
+from fleet.spec.compose_values import compose_bytes
 from fleet.spec.dump import dump_blueprint, escape_parameters
 from fleet.spec.k8s import to_manifests
 from fleet.spec.loader import load_blueprints
