@@ -85,34 +85,10 @@ class StepContext:
             if pod.key in self.removed:
                 return
             self.removed.add(pod.key)
-        self.actions.append(
-            Action(
-                kind=ActionKind.remove,
-                host=pod.host,
-                app=pod.app,
-                service=pod.service,
-                slot=pod.slot,
-                revision=pod.revision,
-                bucket=bucket,
-                reason=reason,
-                canary=pod.canary,
-            )
-        )
+        self.actions.append(_pod_action(ActionKind.remove, pod, bucket, reason))
 
     def restart(self, pod: ActualPod, reason: str) -> None:
-        self.actions.append(
-            Action(
-                kind=ActionKind.restart,
-                host=pod.host,
-                app=pod.app,
-                service=pod.service,
-                slot=pod.slot,
-                revision=pod.revision,
-                bucket=Bucket.unhealthy,
-                reason=reason,
-                canary=pod.canary,
-            )
-        )
+        self.actions.append(_pod_action(ActionKind.restart, pod, Bucket.unhealthy, reason))
 
     def place_creates(self) -> None:
         if not self.creates:
@@ -147,3 +123,18 @@ class StepContext:
                     after=create.after,
                 )
             )
+
+
+def _pod_action(kind: ActionKind, pod: ActualPod, bucket: Bucket, reason: str) -> Action:
+    """An action on an existing pod (remove, restart)."""
+    return Action(
+        kind=kind,
+        host=pod.host,
+        app=pod.app,
+        service=pod.service,
+        slot=pod.slot,
+        revision=pod.revision,
+        bucket=bucket,
+        reason=reason,
+        canary=pod.canary,
+    )
