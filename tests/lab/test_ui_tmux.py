@@ -18,6 +18,7 @@ from tests.lab.labtools import wait_until
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
+ALL_READY = tuple(rf"{host}\s+Ready" for host in ("node1", "node2", "node3"))
 
 
 class Tmux:
@@ -41,12 +42,14 @@ class Tmux:
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
 
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+    def wait_for(self, *patterns: str, timeout: float = 30.0) -> str:
+        """The first screen on which every pattern is found at once (hosts answer one by
+        one, so one host's row says nothing about the others')."""
         found = wait_until(
-            lambda: (s := self.screen()) and re.search(pattern, s, re.M) and s,
+            lambda: (s := self.screen()) and all(re.search(p, s, re.M) for p in patterns) and s,
             timeout=timeout,
             interval=0.2,
-            what=f"{pattern!r} on the screen",
+            what=" and ".join(repr(p) for p in patterns) + " on the screen",
         )
         return str(found)
 
@@ -79,12 +82,12 @@ def ui(lab, tmp_path) -> Iterator[tuple[Tmux, Fleet, Path]]:
 
 def test_ui_shows_hosts_and_services_and_scales_web(ui, lab) -> None:
     tmux, _, blueprint = ui
-    hosts = tmux.wait_for(r"node3\s+Ready")
-    assert all(re.search(rf"{h}\s+Ready", hosts) for h in ("node1", "node2", "node3"))
+    tmux.wait_for(*ALL_READY)
     tmux.keys("2")
-    services = tmux.wait_for(r"demo/web\s+3/3")
-    for name, ready in (("api", "1/1"), ("kv", "1/1"), ("worker", "2/2")):
-        assert re.search(rf"demo/{name}\s+{ready}", services), services
+    services = tmux.wait_for(
+        *(rf"demo/{name}\s+{ready}" for name, ready in
+          (("web", "3/3"), ("api", "1/1"), ("kv", "1/1"), ("worker", "2/2")))
+    )  # fmt: skip
     row = next(i for i, line in enumerate(services.splitlines()) if "demo/web" in line)
     first = next(i for i, line in enumerate(services.splitlines()) if "demo/api" in line)
     tmux.keys(*["Down"] * (row - first))
@@ -102,7 +105,7 @@ def test_ui_shows_hosts_and_services_and_scales_web(ui, lab) -> None:
 
 def test_killing_sshd_marks_the_host_stale_and_the_rest_keeps_updating(ui, lab) -> None:
     tmux, _, _ = ui
-    tmux.wait_for(r"node3\s+Ready")
+    tmux.wait_for(*ALL_READY)
     fleet_lab.kill_sshd(lab.name, "node3")  # the UI's open connection breaks too
     try:
         screen = tmux.wait_for(r"node3\s+(Unreachable|Stale)", timeout=15)
