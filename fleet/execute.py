@@ -37,6 +37,9 @@ from fleet.remote.engine import Engine
 from fleet.spec.blueprint import Blueprint, Deployment
 from fleet.spec.inventory import Inventory
 
+# the actions that stop a running pod (the load balancer must let go of it first)
+STOPS = (ActionKind.remove, ActionKind.restart)
+
 
 class Drainer(Protocol):
     """The load balancer's part in a wave (fleet.lb implements it; a no-op without lb)."""
@@ -47,9 +50,9 @@ class Drainer(Protocol):
         pods: set[str],
         health: Mapping[str, PodHealth],
         desired: Sequence[DesiredService],
-    ) -> float:
-        """Take these pods out of every backend (the other ready pods, by `health`, stay);
-        return how long to wait for connections."""
+    ) -> None:
+        """Take these pods out of every backend (the other ready pods, by `health`, stay)
+        and return once their connections are done (or a bounded wait is up)."""
         ...
 
 
@@ -60,8 +63,8 @@ class NoDrain:
         pods: set[str],
         health: Mapping[str, PodHealth],
         desired: Sequence[DesiredService],
-    ) -> float:
-        return 0.0
+    ) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -116,9 +119,7 @@ async def run_wave(
     stopping = draining(cluster, actions)
     if stopping:
         desired = [t.service for t in rt.targets.values()]
-        pause = await rt.drainer.drain(cluster, stopping, rt.health, desired)
-        if pause > 0:
-            await asyncio.sleep(pause)
+        await rt.drainer.drain(cluster, stopping, rt.health, desired)
     removed: dict[str, asyncio.Event] = {
         a.key: asyncio.Event() for a in actions if a.kind is ActionKind.remove
     }
@@ -148,7 +149,7 @@ def draining(cluster: ClusterState, actions: Sequence[Action]) -> set[str]:
     Not a key whose other copy stays (a host that answers again still runs the pod that
     was rescheduled while it was gone; both have one name): the load balancer names
     servers by pod, so draining the copy that goes would drain the one that stays."""
-    stops = {(a.host, a.key) for a in actions if a.kind in (ActionKind.remove, ActionKind.restart)}
+    stops = {(a.host, a.key) for a in actions if a.kind in STOPS}
     stays = {
         p.key for h in cluster.reachable_hosts() for p in h.pods if (h.name, p.key) not in stops
     }

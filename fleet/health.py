@@ -29,7 +29,6 @@ from fleet.probe.runner import ProbeTarget, check_pods
 from fleet.reconcile import Reconciler
 from fleet.remote.engine import Engine
 from fleet.remote.ssh import SSHPool
-from fleet.spec.blueprint import Container
 
 SCOPE = "probe"
 
@@ -97,7 +96,9 @@ def choose_targets(
                 continue
             seen = chosen.get(pod.key)
             if seen is None or _rank(pod) > _rank(seen.pod):
-                chosen[pod.key] = ProbeTarget(pod, _main_container(target, pod.revision))
+                # pods of an earlier revision still running during a rollout are probed
+                # like the current one: by the target's main container
+                chosen[pod.key] = ProbeTarget(pod, target.deployment.main_container)
     return list(chosen.values()), others
 
 
@@ -113,12 +114,6 @@ def kept_states(
     (its liveness failures keep counting across its own passes). Gone pods are forgotten."""
     known = {p.key for h in cluster.hosts.values() for p in h.pods}
     return {k: v for k, v in stored.items() if k in known and k not in probed}
-
-
-def _main_container(target: Target, revision: str) -> Container:
-    """The container whose probes apply: the target's (pods of an earlier revision still
-    running during a rollout are probed like the current one)."""
-    return target.deployment.main_container
 
 
 @dataclass
@@ -183,7 +178,7 @@ class HAProxySync:
         pods: set[str],
         health: Mapping[str, PodHealth],
         desired: Sequence[DesiredService],
-    ) -> float:
+    ) -> None:
         """Out of every backend, then wait (bounded) for old workers' connections.
 
         The other ready pods come from `health` (the wave's observation): a command whose
@@ -191,23 +186,19 @@ class HAProxySync:
         an empty health map would empty the backends."""
         rc = self.reconciler
         if not rc.blueprint.services:
-            return 0.0
+            return
         from fleet.lb.haproxy import wait_drained
         from fleet.lb.services import lb_services
 
         await self.sync(cluster, health or self.last_health, desired, exclude=pods)
         grace = max((s.grace_seconds for s in lb_services(rc.blueprint)), default=5.0)
         await wait_drained(rc.pool, [h.name for h in rc.inventory.lb_hosts], timeout=grace)
-        return 0.0
 
     async def _read_live(self, hosts: list[str]) -> None:
         """The lb hosts' current configs (other apps' frontends come from them), read at
         every sync: another application's run may have changed them since, and a
         `fleet heal --watch` session lives for days."""
         rc = self.reconciler
-        missing = list(hosts)
-        if not missing:
-            return
 
         async def read(host: str) -> str | None:
             config = rc.pool.host(host).haproxy.config
@@ -218,8 +209,8 @@ class HAProxySync:
                 return None
             return result.text if result.ok else None
 
-        texts = await asyncio.gather(*(read(h) for h in missing))
-        self.live.update(dict(zip(missing, texts, strict=True)))
+        texts = await asyncio.gather(*(read(h) for h in hosts))
+        self.live.update(dict(zip(hosts, texts, strict=True)))
 
     def _error(self, message: str) -> None:
         if message not in self.errors:

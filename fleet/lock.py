@@ -185,9 +185,7 @@ class ClusterLock:
                 self._refresher.cancel()
             if self.host is not None:
                 with contextlib.suppress(FleetError, OSError):
-                    await self.pool.run(
-                        self.host, ["sh", "-c", RELEASE_SCRIPT, "fleet-lock", self.token]
-                    )
+                    await self.pool.run(self.host, self._argv(RELEASE_SCRIPT))
         finally:
             self.local.release()
 
@@ -217,9 +215,7 @@ class ClusterLock:
                         )
                     await self.pool.run(host, ["sh", "-c", STEAL_SCRIPT], timeout=self._limit(host))
                 raise LockHeld(f"cluster {self.local.cluster}: could not take the lock on {host}")
-            except RemoteError as exc:
-                if isinstance(exc, LockHeld):
-                    raise
+            except RemoteError:
                 continue  # that host does not answer: the next one holds the lock
         # no host answered: nothing can be changed anyway; the local lock still holds
 
@@ -228,15 +224,13 @@ class ClusterLock:
         (the next answering host holds the lock) instead of stalling the run."""
         return float(self.pool.host(host).connect_timeout) + 10.0
 
-    async def _script(self, host: str, script: str) -> None:
-        argv = ["sh", "-c", script, "fleet-lock", self.token]
-        await self.pool.run(host, argv, timeout=self._limit(host))
+    def _argv(self, script: str) -> list[str]:
+        """A constant script with this run's token as $1."""
+        return ["sh", "-c", script, "fleet-lock", self.token]
 
     async def _refresh(self) -> None:
         assert self.host is not None
         while True:
             await asyncio.sleep(self.refresh_every)
             with contextlib.suppress(FleetError, OSError):
-                await self.pool.run(
-                    self.host, ["sh", "-c", REFRESH_SCRIPT, "fleet-lock", self.token]
-                )
+                await self.pool.run(self.host, self._argv(REFRESH_SCRIPT))

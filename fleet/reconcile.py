@@ -31,7 +31,7 @@ from typing import Protocol
 
 from fleet.desired import Override, Target, targets
 from fleet.errors import FleetError, RemoteTimeout
-from fleet.execute import ActionResult, Drainer, NoDrain, Runtime, run_wave
+from fleet.execute import STOPS, ActionResult, Drainer, NoDrain, Runtime, run_wave
 from fleet.journal import Journal
 from fleet.model import (
     Action,
@@ -41,8 +41,7 @@ from fleet.model import (
     HostState,
     PodHealth,
 )
-from fleet.observed import Observed as Observed  # re-exported: `from fleet.reconcile`
-from fleet.observed import Outcome as Outcome  # imports of these keep working
+from fleet.observed import Observed, Outcome
 from fleet.plan import PlanInput, plan
 from fleet.pods import Endpoint
 from fleet.remote.engine import Engine
@@ -235,24 +234,27 @@ class Reconciler:
     def replan(self, observed: Observed) -> Observed:
         """Plan again over the same observation (after the journal changed, e.g. autoscale)."""
         history = self.history()
-        chosen = {
-            (t.service.app, t.service.name): t
-            for t in targets(self.blueprint, self.file_revisions, self.overrides(), history)
-        }
+        chosen = self._targets(history)
         inp = self._plan_input(observed.cluster, observed.health, chosen, observed.now)
         return Observed(observed.cluster, observed.health, chosen, history, plan(inp), observed.now)
 
     async def assess(self, cluster: ClusterState, *, gate: bool = False) -> Observed:
         """Health, targets and plan for an observed cluster."""
         history = self.history()
-        chosen = {
-            (t.service.app, t.service.name): t
-            for t in targets(self.blueprint, self.file_revisions, self.overrides(), history)
-        }
+        chosen = self._targets(history)
         health = await self.health_checker.check(cluster, chosen, gate=gate)
         now = self.clock()
         inp = self._plan_input(cluster, health, chosen, now)
         return Observed(cluster, health, chosen, history, plan(inp), now)
+
+    def _targets(
+        self, history: Mapping[tuple[str, str], Deployment]
+    ) -> dict[tuple[str, str], Target]:
+        """Every Deployment's target by (app, service), as the journal has them now."""
+        return {
+            (t.service.app, t.service.name): t
+            for t in targets(self.blueprint, self.file_revisions, self.overrides(), history)
+        }
 
     def _plan_input(
         self,
@@ -303,6 +305,7 @@ class Reconciler:
         )
         started = self.clock()
         self.rollouts.record_rollouts(observed)
+        synced = False  # `observed` is in HAProxy already (synced right after its look)
         while True:
             wave = [a for a in observed.plan.first_wave() if _key(a) not in skip]
             if wave and self.load_balancer.errors and _stops(wave):
@@ -319,7 +322,10 @@ class Reconciler:
                 skip.update(_key(r.action) for r in results if not r.ok)
                 self.rollouts.note_restarts(results, self.clock())
             else:
-                await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
+                if not synced:
+                    await self.load_balancer.sync(
+                        observed.cluster, observed.health, observed.desired
+                    )
                 self.rollouts.record_converged(observed)
                 rollups = observed.rollups()
                 if all(r.converged for r in rollups):
@@ -336,6 +342,7 @@ class Reconciler:
             observed = await self.look(gate=True)
             self.rollouts.record_rollouts(observed)
             await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
+            synced = True
         outcome.last = observed
         outcome.unreachable = [h.name for h in observed.unreachable]
         # an lb host that would not take the new config (rejected by `haproxy -c`, failed
@@ -420,7 +427,7 @@ def settled(observed: Observed, started: Collection[tuple[str, str]]) -> bool:
 
 
 def _stops(wave: Sequence[Action]) -> bool:
-    return any(a.kind in (ActionKind.remove, ActionKind.restart) for a in wave)
+    return any(a.kind in STOPS for a in wave)
 
 
 def _key(action: Action) -> tuple[str, str, str]:

@@ -5,7 +5,6 @@ applications, events (back-off, waiting), unanswered hosts and the `--watch` loo
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,11 +20,13 @@ from fleet.health import choose_targets, kept_states
 from fleet.journal import Journal
 from fleet.lb.render import ready_pods
 from fleet.model import Action, ActionKind, Bucket, ClusterState, ContainerState, Plan, PodHealth
+from fleet.observed import Observed
 from fleet.plan import PlanInput, plan, step
-from fleet.reconcile import Observed, Reconciler, settled
+from fleet.reconcile import Reconciler, settled
 from fleet.spec.documents import load_blueprints
 from fleet.spec.loader import load_inventory
 from tests.unit.factories import cluster, host, pod, service
+from tests.unit.spec.helpers import load_text
 
 INVENTORY = """\
 apiVersion: fleet/v1
@@ -180,9 +181,9 @@ def returned_host_copies() -> tuple[ClusterState, Any, Any]:
     return cluster(host("node1", pods=(new,)), host("node2", pods=(old,))), old, new
 
 
-def test_probes_follow_the_copy_that_stays():
+def test_probes_follow_the_copy_that_stays(tmp_path):
     state, old, new = returned_host_copies()
-    blueprint = load_blueprints_text(WEB)
+    blueprint = load_text(tmp_path, WEB, "demo.yaml")
     chosen = {(t.service.app, t.service.name): t for t in targets(blueprint, {"web": "r1"}, {}, {})}
     probed, others = choose_targets(state, chosen)
     assert [t.pod.host for t in probed] == ["node1"] and not others
@@ -193,13 +194,6 @@ def test_probes_follow_the_copy_that_stays():
     state2 = cluster(host("node1", pods=(stopped,)), host("node2", pods=(old,)))
     probed, _ = choose_targets(state2, chosen)
     assert [t.pod.host for t in probed] == ["node2"]
-
-
-def load_blueprints_text(text: str) -> Any:
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "demo.yaml"
-        path.write_text(text)
-        return load_blueprints([path])
 
 
 def test_haproxy_serves_one_copy_and_nothing_on_an_unreachable_host():
