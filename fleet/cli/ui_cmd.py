@@ -41,7 +41,7 @@ def parse_synthetic(value: str) -> tuple[int, int]:
     return hosts, replicas
 
 
-def live_source(inventory: Path, blueprints: list[Path], interval: float) -> StateSource:
+def live_source(inventory: Path, blueprints: list[Path]) -> StateSource:
     """The StateSource over the inventory's hosts (SSH observation, apply machinery)."""
     from fleet.session import Sources
     from fleet.tui.live import LiveSource
@@ -75,7 +75,7 @@ def ui_command(
 
         source = SyntheticSource(hosts=hosts, replicas=replicas, seed=seed, churn=0.01)
     else:
-        source = live_source(resolve_inventory(inventory), list(blueprints or []), interval)
+        source = live_source(resolve_inventory(inventory), list(blueprints or []))
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise FleetError("fleet ui needs a terminal (stdin and stdout must be a tty)")
 

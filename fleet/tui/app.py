@@ -54,16 +54,18 @@ Clock = Callable[[], float]
 MUTATING = frozenset({"scale", "restart", "cordon", "uncordon", "drain", "apply", "undo",
                       "promote", "abort", "shell"})
 # which views each row-bound action makes sense in
+_SERVICE_VIEWS = frozenset({"services", "replicas", "lb"})  # rows that belong to a service
+_HOST_VIEWS = frozenset({"hosts"})
 _ACTION_VIEWS: dict[str, frozenset[str]] = {
-    "scale": frozenset({"services", "replicas", "lb"}),
-    "restart": frozenset({"services", "replicas", "lb"}),
-    "undo": frozenset({"services", "replicas", "lb"}),
-    "promote": frozenset({"services", "replicas", "lb"}),
-    "abort": frozenset({"services", "replicas", "lb"}),
-    "cordon": frozenset({"hosts"}),
-    "uncordon": frozenset({"hosts"}),
-    "drain": frozenset({"hosts"}),
-    "logs": frozenset({"services", "replicas", "lb"}),
+    "scale": _SERVICE_VIEWS,
+    "restart": _SERVICE_VIEWS,
+    "undo": _SERVICE_VIEWS,
+    "promote": _SERVICE_VIEWS,
+    "abort": _SERVICE_VIEWS,
+    "cordon": _HOST_VIEWS,
+    "uncordon": _HOST_VIEWS,
+    "drain": _HOST_VIEWS,
+    "logs": _SERVICE_VIEWS,
     "shell": frozenset({"replicas"}),
 }
 _TAB_NAMES = {"hosts": "Hosts", "services": "Services", "replicas": "Replicas", "lb": "LB",
@@ -380,8 +382,9 @@ class FleetApp(ClusterActions):
                 or isinstance(self.focused, CommandLine):
             return
         for binding in self.BINDINGS:
+            # check_action says None for exactly the greyed ones: mutating, and for this view
             if isinstance(binding, Binding) and binding.key == event.key \
-                    and binding.action in MUTATING and binding.action in _views_for(self.view):
+                    and self.check_action(binding.action, ()) is None:
                 self.notify(f"read-only: {binding.description.lower()} is disabled "
                             "(fleet ui --readonly)", severity="warning", markup=False)
                 self.set_status(f"read-only: {binding.description.lower()} is disabled")
@@ -468,9 +471,3 @@ class FleetApp(ClusterActions):
             self.set_status("select a replica or a service for its logs")
             return
         self.push_screen(LogsScreen(self.source, target))
-
-
-def _views_for(view: str) -> set[str]:
-    """The mutating actions that apply to `view` (for the read-only notice)."""
-    return {a for a in MUTATING if view in _ACTION_VIEWS.get(a, frozenset({view}))}
-

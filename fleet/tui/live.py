@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -25,6 +26,7 @@ from fleet.lb.services import lb_services
 from fleet.lb.status import LbHostView, lb_status
 from fleet.model import ActualPod, ClusterState, HostState, PodHealth
 from fleet.observed import Observed
+from fleet.observed import Outcome as RunOutcome
 from fleet.planview import lines as plan_lines
 from fleet.rollup import rollup
 from fleet.session import Session, Sources, open_session
@@ -82,6 +84,7 @@ class LiveSource:
     async def refresh(self) -> AsyncIterator[Update]:
         session = await self._open()
         rc = session.reconciler
+        backoff = session.journal.scope("backoff")  # read once, not once per pod
 
         async def one(name: str) -> tuple[str, HostState]:
             return name, await rc.observe_host(name)
@@ -92,7 +95,7 @@ class LiveSource:
             states[name] = state
             if state.reachable:
                 self._last_ok[name] = time.time()
-            yield HostUpdate(self._host_row(state), tuple(self._replica_rows(state, {})))
+            yield HostUpdate(self._host_row(state), tuple(_replica_rows(state, {}, backoff)))
         cluster = ClusterState(hosts=states, observed_at=time.time())
         observed = await rc.assess(cluster)
         self._last = observed
@@ -101,7 +104,7 @@ class LiveSource:
             hosts=tuple(self._host_row(states[h.name]) for h in session.inventory),
             services=tuple(self._service_rows(session, observed)),
             replicas=tuple(
-                row for h in states.values() for row in self._replica_rows(h, observed.health)
+                row for h in states.values() for row in _replica_rows(h, observed.health, backoff)
             ),
             frontends=tuple(self._frontends()),
             observed_at=observed.now,
@@ -136,38 +139,6 @@ class LiveSource:
         assert self._session is not None  # refresh opened it
         return self._session.inventory.host(name)
 
-    def _replica_rows(self, state: HostState, health: dict[str, PodHealth]) -> list[ReplicaRow]:
-        rows = []
-        for pod in state.pods:
-            main = pod.main
-            h = health.get(pod.key)
-            rows.append(
-                ReplicaRow(
-                    pod=pod.name,
-                    replica=pod.replica,
-                    service=pod.service,
-                    app=pod.app,
-                    host=pod.host,
-                    state=main.state.value if main else "incomplete",
-                    ready=h.ready if h else None,
-                    live=h.live if h else None,
-                    restarts=sum(c.restart_count for c in pod.containers) + self._restarts(pod),
-                    started_at=pod.started_at,
-                    revision=pod.revision,
-                    ports=tuple(f"{c}->{hp}" for c, hp in pod.ports),
-                    ip=pod.ip,
-                    reason=(h.reason if h and not h.ready else "") or _exit(pod),
-                    canary=pod.canary,
-                )
-            )
-        return rows
-
-    def _restarts(self, pod: ActualPod) -> int:
-        if self._session is None:
-            return 0
-        entry = self._session.journal.get("backoff", pod.key) or {}
-        return int(entry.get("count", 0)) if isinstance(entry, dict) else 0
-
     def _service_rows(self, session: Session, observed: Observed) -> list[ServiceRow]:
         rows = []
         scale = session.journal.scope("autoscale")
@@ -181,7 +152,7 @@ class LiveSource:
                     revision=service.revision,
                     weight=service.canary_weight,
                     replicas=service.canary_replicas,
-                    ready=sum(1 for p in pods if (observed.health.get(p.key) or _RUN).ready),
+                    ready=sum(1 for p in pods if (h := observed.health.get(p.key)) and h.ready),
                 )
             hpa = scale.get(name) or {}
             autoscaler = (
@@ -214,10 +185,9 @@ class LiveSource:
                 )
             )
         known = set(observed.targets)
-        others: dict[tuple[str, str], int] = {}
-        for pod in observed.cluster.pods():
-            if (pod.app, pod.service) not in known:
-                others[(pod.app, pod.service)] = others.get((pod.app, pod.service), 0) + 1
+        others = Counter(
+            (p.app, p.service) for p in observed.cluster.pods() if (p.app, p.service) not in known
+        )
         for (app, name), count in sorted(others.items()):
             rows.append(
                 ServiceRow(app, name, count, 0, 0, 0, "", rollout="not in these blueprints")
@@ -389,7 +359,7 @@ class LiveSource:
         return [*argv, f"{host.user}@{host.address}", engine, "exec", "-it", container, "sh"]
 
     # -- actions --------------------------------------------------------------------------------
-    async def _act(self, what: str, work: Any) -> Outcome:
+    async def _act(self, what: str, work: Callable[[Session], Awaitable[str]]) -> Outcome:
         session = await self._open()
         try:
             async with session.lock(f"ui {what}"):
@@ -398,40 +368,36 @@ class LiveSource:
             return Outcome(False, str(exc))
         return Outcome(True, message)
 
-    async def scale(self, service: ServiceRef, replicas: int) -> Outcome:
-        async def work(session: Session) -> str:
-            outcome = await operations.scale(session, service.name, replicas)
-            return _summary(f"{service} scaled to {replicas}", outcome)
+    async def _on_service(
+        self,
+        what: str,
+        done: str,
+        op: Callable[..., Awaitable[RunOutcome]],
+        service: ServiceRef,
+        *args: Any,
+    ) -> Outcome:
+        """`op(session, service.name, *args)` under the lock, summed up as "{service} {done}"."""
 
-        return await self._act("scale", work)
+        async def work(session: Session) -> str:
+            return _summary(f"{service} {done}", await op(session, service.name, *args))
+
+        return await self._act(what, work)
+
+    async def scale(self, service: ServiceRef, replicas: int) -> Outcome:
+        done = f"scaled to {replicas}"
+        return await self._on_service("scale", done, operations.scale, service, replicas)
 
     async def restart(self, service: ServiceRef) -> Outcome:
-        async def work(session: Session) -> str:
-            outcome = await operations.rolling_restart(session, service.name)
-            return _summary(f"{service} restarted", outcome)
-
-        return await self._act("restart", work)
+        return await self._on_service("restart", "restarted", operations.rolling_restart, service)
 
     async def rollout_undo(self, service: ServiceRef) -> Outcome:
-        async def work(session: Session) -> str:
-            return _summary(f"{service} rolled back", await operations.undo(session, service.name))
-
-        return await self._act("rollout undo", work)
+        return await self._on_service("rollout undo", "rolled back", operations.undo, service)
 
     async def promote(self, service: ServiceRef) -> Outcome:
-        async def work(session: Session) -> str:
-            outcome = await operations.promote(session, service.name)
-            return _summary(f"{service} canary promoted", outcome)
-
-        return await self._act("promote", work)
+        return await self._on_service("promote", "canary promoted", operations.promote, service)
 
     async def abort(self, service: ServiceRef) -> Outcome:
-        async def work(session: Session) -> str:
-            return _summary(
-                f"{service} canary aborted", await operations.abort(session, service.name)
-            )
-
-        return await self._act("abort", work)
+        return await self._on_service("abort", "canary aborted", operations.abort, service)
 
     async def _mark(self, host: str, kind: str) -> Outcome:
         async def work(session: Session) -> str:
@@ -468,7 +434,39 @@ class LiveSource:
         return await self._act("apply", work)
 
 
-_RUN = PodHealth(ready=False)
+def _replica_rows(
+    state: HostState, health: dict[str, PodHealth], backoff: dict[str, Any]
+) -> list[ReplicaRow]:
+    rows = []
+    for pod in state.pods:
+        main = pod.main
+        h = health.get(pod.key)
+        rows.append(
+            ReplicaRow(
+                pod=pod.name,
+                replica=pod.replica,
+                service=pod.service,
+                app=pod.app,
+                host=pod.host,
+                state=main.state.value if main else "incomplete",
+                ready=h.ready if h else None,
+                live=h.live if h else None,
+                restarts=sum(c.restart_count for c in pod.containers) + _backed_off(backoff, pod),
+                started_at=pod.started_at,
+                revision=pod.revision,
+                ports=tuple(f"{c}->{hp}" for c, hp in pod.ports),
+                ip=pod.ip,
+                reason=(h.reason if h and not h.ready else "") or _exit(pod),
+                canary=pod.canary,
+            )
+        )
+    return rows
+
+
+def _backed_off(backoff: dict[str, Any], pod: ActualPod) -> int:
+    """The restarts fleet itself made (the journal's back-off count of the pod)."""
+    entry = backoff.get(pod.key) or {}
+    return int(entry.get("count", 0)) if isinstance(entry, dict) else 0
 
 
 def _exit(pod: ActualPod) -> str:
@@ -480,8 +478,8 @@ def _exit(pod: ActualPod) -> str:
     )
 
 
-def _summary(what: str, outcome: Any) -> str:
-    failed = [r for r in outcome.results if not r.ok]
+def _summary(what: str, outcome: RunOutcome) -> str:
+    failed = outcome.failures
     text = f"{what}: {len(outcome.results) - len(failed)} action(s) done"
     if failed:
         text += f", {len(failed)} failed ({failed[0].error})"

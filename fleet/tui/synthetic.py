@@ -74,8 +74,9 @@ class SyntheticSource:
         self._events: list[EventRow] = []
         self._released: dict[str, asyncio.Event] = {}
         self._failures: dict[str, str] = {}
+        api = self.world.services["shop/api"]
         self._plan: list[str] = ["~ shop/api  image shop/api:1.0 -> shop/api:1.1  "
-                                 f"(RollingUpdate, {self._desired('shop/api')} replicas)"]
+                                 f"(RollingUpdate, {api.desired} replicas)"]
         self._label = f"synthetic {hosts}x{replicas}"
         for svc in self.world.services.values():
             self._record("rollout", f"{svc.key} at {svc.revision}: {svc.desired} replicas",
@@ -194,8 +195,7 @@ class SyntheticSource:
                 "sh", str(pod)]
 
     async def scale(self, service: ServiceRef, replicas: int) -> Outcome:
-        self._maybe_fail("scale")
-        self.calls.append(("scale", str(service), str(replicas)))
+        self._call("scale", str(service), str(replicas))
         svc = self._service(service)
         if not 0 <= replicas <= MAX_REPLICAS:
             return Outcome(False, f"replicas must be 0..{MAX_REPLICAS}, not {replicas}")
@@ -213,8 +213,7 @@ class SyntheticSource:
         return Outcome(True, message)
 
     async def restart(self, service: ServiceRef) -> Outcome:
-        self._maybe_fail("restart")
-        self.calls.append(("restart", str(service)))
+        self._call("restart", str(service))
         svc = self._service(service)
         now = self._clock()
         pods = [p for p in self.world.pods if p.service == svc.key]
@@ -232,8 +231,7 @@ class SyntheticSource:
         return self._set_cordon("uncordon", host, False)
 
     async def drain(self, host: str) -> Outcome:
-        self._maybe_fail("drain")
-        self.calls.append(("drain", host))
+        self._call("drain", host)
         sim = self._host(host)
         sim.cordoned = True
         moving = [p for p in self.world.pods if p.host == host]
@@ -249,15 +247,13 @@ class SyntheticSource:
         return Outcome(True, message)
 
     async def plan_apply(self) -> PlanPreview:
-        self._maybe_fail("plan_apply")
-        self.calls.append(("plan_apply",))
+        self._call("plan_apply")
         if not self._plan:
             return PlanPreview("No changes: the cluster matches the blueprints.", False)
         return PlanPreview("\n".join(["Plan: 1 to change", "", *self._plan]), True)
 
     async def apply(self) -> Outcome:
-        self._maybe_fail("apply")
-        self.calls.append(("apply",))
+        self._call("apply")
         if not self._plan:
             return Outcome(True, "nothing to apply")
         svc = self.world.services["shop/api"]
@@ -269,8 +265,7 @@ class SyntheticSource:
         return Outcome(True, message)
 
     async def rollout_undo(self, service: ServiceRef) -> Outcome:
-        self._maybe_fail("rollout_undo")
-        self.calls.append(("rollout_undo", str(service)))
+        self._call("rollout_undo", str(service))
         svc = self._service(service)
         if not svc.previous:
             return Outcome(False, f"{svc.key} has no previous revision")
@@ -282,26 +277,22 @@ class SyntheticSource:
         return Outcome(True, message)
 
     async def promote(self, service: ServiceRef) -> Outcome:
-        self._maybe_fail("promote")
-        self.calls.append(("promote", str(service)))
+        self._call("promote", str(service))
         svc = self._service(service)
-        if svc.canary_revision is None:
+        revision = self._drop_canary(svc)
+        if revision is None:
             return Outcome(False, f"{svc.key} has no canary")
-        revision = svc.canary_revision
-        self._drop_canary(svc)
         self._roll(svc, revision)
         message = f"promoted canary {revision} of {svc.key}"
         self._record("rollout", message, service=svc.key)
         return Outcome(True, message)
 
     async def abort(self, service: ServiceRef) -> Outcome:
-        self._maybe_fail("abort")
-        self.calls.append(("abort", str(service)))
+        self._call("abort", str(service))
         svc = self._service(service)
-        if svc.canary_revision is None:
+        revision = self._drop_canary(svc)
+        if revision is None:
             return Outcome(False, f"{svc.key} has no canary")
-        revision = svc.canary_revision
-        self._drop_canary(svc)
         message = f"aborted canary {revision} of {svc.key}"
         self._record("rollout", message, service=svc.key, level="warning")
         return Outcome(True, message)
@@ -345,14 +336,18 @@ class SyntheticSource:
             if pod.service == svc.key and not pod.canary:
                 pod.revision, pod.started_at, pod.ready = revision, now, True
 
-    def _drop_canary(self, svc: SimService) -> None:
+    def _drop_canary(self, svc: SimService) -> str | None:
+        """Remove the service's canary; its revision, or None when there was none."""
+        revision = svc.canary_revision
+        if revision is None:
+            return None
         svc.canary_revision, svc.canary_weight = None, 0
         svc.strategy = "RollingUpdate"
         self.world.pods = [p for p in self.world.pods if not (p.service == svc.key and p.canary)]
+        return revision
 
     def _set_cordon(self, verb: str, host: str, flag: bool) -> Outcome:
-        self._maybe_fail(verb)
-        self.calls.append((verb, host))
+        self._call(verb, host)
         sim = self._host(host)
         if sim.cordoned == flag:
             return Outcome(True, f"{host} already {'cordoned' if flag else 'schedulable'}")
@@ -369,6 +364,11 @@ class SyntheticSource:
                                      message=message, host=host, service=service,
                                      replica=replica, level=level))
 
+    def _call(self, method: str, *args: str) -> None:
+        """An action was called: fail it if asked to (`fail_next`), else record it in `calls`."""
+        self._maybe_fail(method)
+        self.calls.append((method, *args))
+
     def _maybe_fail(self, method: str) -> None:
         message = self._failures.pop(method, None)
         if message is not None:
@@ -376,10 +376,6 @@ class SyntheticSource:
 
     def _rng(self, purpose: str) -> random.Random:
         return random.Random(f"{self._seed}:{purpose}:{len(self._events)}")
-
-    def _desired(self, key: str) -> int:
-        svc = self.world.services.get(key)
-        return svc.desired if svc else 0
 
     def _service(self, ref: ServiceRef) -> SimService:
         svc = self.world.services.get(str(ref))

@@ -14,6 +14,7 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
+from fleet.tui.format import natural_key
 from fleet.tui.source import (
     Canary,
     FrontendRow,
@@ -167,7 +168,7 @@ class World:
             if not fits:
                 unplaced += 1
                 continue
-            host = min(fits, key=lambda h: (mine[h.name], load[h.name], _natural(h.name)))
+            host = min(fits, key=lambda h: (mine[h.name], load[h.name], natural_key(h.name)))
             self.pods.append(self._pod(svc, slot, host, svc.revision, now - rng.randint(60, 86400)))
             load[host.name] += 1
             mine[host.name] += 1
@@ -333,12 +334,6 @@ def _service_plan(replicas: int, rng: random.Random) -> list[SimService]:
             svc.bind_port = 80
         services.append(svc)
     return services
-
-
-def _natural(name: str) -> tuple[str, int]:
-    head = name.rstrip("0123456789")
-    tail = name[len(head):]
-    return head, int(tail) if tail else -1
 
 
 def _gib(value: int) -> str:

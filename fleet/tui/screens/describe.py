@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import ClassVar
 
 from rich.console import Group, RenderableType
@@ -17,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from fleet.tui.source import Describe, StateSource, Target
+from fleet.tui.views.events import clock_time
 
 
 def _section(title: str) -> Text:
@@ -65,8 +65,7 @@ def render_describe(data: Describe) -> RenderableType:
         events.add_column(style="cyan", no_wrap=True)
         events.add_column()
         for event in data.events:
-            events.add_row(time.strftime("%H:%M:%S", time.localtime(event.time)), event.kind,
-                           event.message)
+            events.add_row(clock_time(event.time), event.kind, event.message)
         parts.append(events)
     else:
         parts.append(Text("no events", style="dim"))

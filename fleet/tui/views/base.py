@@ -63,7 +63,6 @@ class TableView(Widget):
     """
 
     KIND: ClassVar[Kind]
-    TITLE: ClassVar[str]
     COLUMNS: ClassVar[tuple[Column, ...]]
     DEFAULT_SORT: ClassVar[str]
     # do cells depend on the stale-host set, or on the clock (ages)?
@@ -155,7 +154,7 @@ class TableView(Widget):
             entry = old if old is not None and old.signature == signature else \
                 self._render_entry(row, ctx, signature)
             entries[key] = entry
-            visible = not terms or all(term in entry.text for term in terms)
+            visible = _matches(entry, terms)
             if key in shown:
                 if not visible:
                     removes.append(key)
@@ -226,10 +225,6 @@ class TableView(Widget):
     def _terms(self) -> list[str]:
         return self.filter_text.lower().split()
 
-    def _matches(self, entry: _Entry) -> bool:
-        terms = self._terms()
-        return not terms or all(term in entry.text for term in terms)
-
     def _update_cells(self, key: str, old: _Entry, new: _Entry) -> bool:
         """Update the cells that differ; True when one of them decides the row order."""
         table = self.table
@@ -245,7 +240,8 @@ class TableView(Widget):
         """Refill the table from the rendered entries (filter changes, mass removals)."""
         table = self.table
         table.clear()
-        shown = [k for k, e in self._entries.items() if self._matches(e)]
+        terms = self._terms()
+        shown = [k for k, e in self._entries.items() if _matches(e, terms)]
         shown.sort(key=self._order_key, reverse=self.sort_reverse)
         for key in shown:
             table.add_row(*self._entries[key].cells, key=key)
@@ -305,6 +301,11 @@ class TableView(Widget):
             # after the table's own "scroll the cursor into view" (also queued after refresh)
             self.call_after_refresh(table.scroll_to, y=max(0.0, row - screen_row),
                                     animate=False, immediate=True)
+
+
+def _matches(entry: _Entry, terms: list[str]) -> bool:
+    """The filter: the row's text contains every term."""
+    return all(term in entry.text for term in terms)
 
 
 def _pair_key(cells: tuple[Cell, Cell]) -> Any:

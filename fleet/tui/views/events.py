@@ -22,7 +22,6 @@ class EventsView(TableView):
     """Newest at the bottom, like `tail -f`."""
 
     KIND = "events"
-    TITLE = "Events"
     DEFAULT_SORT = "id"
     COLUMNS = (
         Column("id", "#"),

@@ -40,7 +40,6 @@ class HostsView(TableView):
     """Every inventory host, with a stale badge when its data is old."""
 
     KIND = "hosts"
-    TITLE = "Hosts"
     DEFAULT_SORT = "name"
     USES_CLOCK = True
     COLUMNS = (

@@ -37,7 +37,6 @@ class LoadBalancerView(TableView):
     """One row per (frontend, server)."""
 
     KIND = "lb"
-    TITLE = "Load balancer"
     DEFAULT_SORT = "frontend"
     COLUMNS = (
         Column("frontend", "FRONTEND"),

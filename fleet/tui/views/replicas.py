@@ -21,7 +21,6 @@ class ReplicasView(TableView):
     """One row per pod; rows on stale hosts say their state is last-known ("?")."""
 
     KIND = "replicas"
-    TITLE = "Replicas"
     DEFAULT_SORT = "pod"
     USES_CLOCK = True
     USES_STALE_HOSTS = True

@@ -15,7 +15,6 @@ class ServicesView(TableView):
     """One row per service, counted like `kubectl get deploy`."""
 
     KIND = "services"
-    TITLE = "Services"
     DEFAULT_SORT = "name"
     COLUMNS = (
         Column("name", "NAME"),
