@@ -146,9 +146,6 @@ class LbReport:
     def ok(self) -> bool:
         return all(r.ok for r in self.results.values())
 
-    def by_outcome(self, outcome: LbOutcome) -> list[HostLbResult]:
-        return [r for r in self.results.values() if r.outcome is outcome]
-
     def raise_for_errors(self) -> None:
         """HAProxyConfigError for a rejected config (first), RemoteError for other failures."""
         for result in sorted(self.results.values(), key=lambda r: r.host):

@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from math import gcd
@@ -130,18 +131,16 @@ def ready_pods(
 def section_servers(
     service: LbService,
     cluster: ClusterState,
-    health: Mapping[str, PodHealth],
-    exclude: Collection[str] = (),
+    ready: Mapping[tuple[str, str], Sequence[ActualPod]],
 ) -> tuple[Section, list[str]]:
-    """The servers of one service's section, and warnings for replicas left out."""
+    """The servers of one service's section (`ready`: the ready pods by (app, deployment)),
+    and warnings for replicas left out."""
     warnings: list[str] = []
     check = next((b.check for b in service.backends if b.check is not None), None)
     servers: list[Server] = []
     for backend in service.backends:
         group: list[Server] = []
-        for pod in ready_pods(cluster, health, exclude):
-            if pod.app != backend.app or pod.service != backend.deployment:
-                continue
+        for pod in ready.get((backend.app, backend.deployment), ()):
             address = cluster.hosts[pod.host].address
             port = pod.host_port(backend.target_port)
             if port is None:
@@ -199,10 +198,13 @@ def render(
     options: RenderOptions = RenderOptions(),
 ) -> Rendered:
     """The config for one lb host (`exclude`: health keys of pods being drained)."""
+    ready: dict[tuple[str, str], list[ActualPod]] = defaultdict(list)
+    for pod in ready_pods(cluster, health, exclude):
+        ready[(pod.app, pod.service)].append(pod)
     sections: list[Section] = []
     warnings: list[str] = []
     for service in sorted(services, key=lambda s: (s.listen_port, s.section)):
-        section, notes = section_servers(service, cluster, health, exclude)
+        section, notes = section_servers(service, cluster, ready)
         sections.append(section)
         warnings.extend(notes)
     lines = [HEADER.format(host=host or "an lb host"), *_global(services, options), ""]

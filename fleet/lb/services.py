@@ -27,7 +27,7 @@ from fleet.lb.model import HealthCheck, LbBackend, LbService, Mode
 from fleet.model import DesiredService
 from fleet.spec.blueprint import Blueprint, Container, Deployment, Service, ServicePort
 
-HTTP_NAMES = ("http", "web", "http-alt")
+HTTP_NAMES = ("http", "web")  # and every "http-*" name
 
 
 def health_check(container: Container, target_port: int) -> HealthCheck:

@@ -40,7 +40,7 @@ from fleet.errors import (
     RemoteTimeout,
     UnreachableError,
 )
-from fleet.model import ActualPod, ContainerState, container_name
+from fleet.model import ActualPod, ContainerState
 from fleet.probe.machine import (
     ALL_KINDS,
     Kind,
@@ -295,7 +295,7 @@ class _Runner:
 
     async def _exec(self, target: ProbeTarget, command: list[str], limit: float) -> ProbeResult:
         pod = target.pod
-        name = pod.main.name if pod.main is not None else container_name(pod.app, pod.name)
+        name = pod.main.name if pod.main is not None else pod.key
         done = await self.engine.exec(target.ssh_host, name, command, timeout=limit)
         if done.exit_status == 0:
             return ProbeResult(Outcome.success, "exit 0")
