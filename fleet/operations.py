@@ -20,15 +20,9 @@ from fleet.execute import run_wave
 from fleet.journal import Journal, Revision
 from fleet.model import Action, ActionKind, Bucket
 from fleet.observed import Outcome
+from fleet.remote.argv import CORDON_REMOVE, CORDON_WRITE
 from fleet.remote.ssh import SSHPool
 from fleet.session import Session, load
-
-# constant scripts (no operator data inside; the marker's JSON travels on stdin)
-CORDON_SCRIPT = (
-    'mkdir -p "$HOME/.fleet" && cat > "$HOME/.fleet/cordon.tmp"'
-    ' && mv "$HOME/.fleet/cordon.tmp" "$HOME/.fleet/cordon"'
-)
-UNCORDON_SCRIPT = 'rm -f "$HOME/.fleet/cordon"'
 
 
 def _deployment(session: Session, service: str) -> str:
@@ -212,13 +206,13 @@ async def mark_host(
     """cordon: place nothing new on the host; drain: also move its replicas away;
     uncordon: undo both. The mark lives on the host itself, so every controller sees it."""
     if kind == "uncordon":
-        await pool.run(host, ["sh", "-c", UNCORDON_SCRIPT])
+        await pool.run(host, ["sh", "-c", CORDON_REMOVE])
         journal.event("uncordon", f"{host} takes new replicas again", host=host)
         return
     if kind not in ("cordon", "drain"):
         raise ValueError(f"unknown host mark {kind!r}")
     marker = json.dumps({"drain": kind == "drain", "reason": reason, "at": time.time()})
-    await pool.run(host, ["sh", "-c", CORDON_SCRIPT], stdin=marker.encode())
+    await pool.run(host, ["sh", "-c", CORDON_WRITE], stdin=marker.encode())
     journal.event(
         kind,
         f"{host} {'drained' if kind == 'drain' else 'cordoned'}"

@@ -166,7 +166,7 @@ def host_state(
         labels=labels,
         zone=host.zone,
         cordoned=cordon is not None,
-        draining=_drains(cordon),
+        draining=cordon_drains(cordon),
         pods=tuple(pods_),
         volumes=tuple(sorted(volumes)),
         engine_version=observation.facts.engine_version,
@@ -185,7 +185,7 @@ def _with_topology(host: Host) -> dict[str, str]:
     return labels
 
 
-def _drains(cordon: str | None) -> bool:
+def cordon_drains(cordon: str | None) -> bool:
     """The cordon marker (JSON from `fleet cordon|drain`) asks for the replicas to move."""
     if cordon is None:
         return False

@@ -193,13 +193,9 @@ def _cordon(mark: str | None) -> str | None:
     """ "cordoned" or "draining" from a host's cordon marker (JSON with a `drain` flag)."""
     if mark is None:
         return None
-    import json
+    from fleet.state import cordon_drains
 
-    try:
-        drain = bool(json.loads(mark).get("drain"))
-    except (ValueError, AttributeError):
-        drain = False
-    return "draining" if drain else "cordoned"
+    return "draining" if cordon_drains(mark) else "cordoned"
 
 
 async def collect_status(

@@ -247,8 +247,7 @@ def trust_command(
     inv = _load(inventory)
     _select(inv, host)
     from fleet.errors import Aborted
-    from fleet.remote.hostkeys import fingerprint, known_hosts_path, record_host_key
-    from fleet.remote.options import ConnectOptions
+    from fleet.remote.hostkeys import KnownHostsFiles, fingerprint, record_host_key
     from fleet.remote.ssh import SSHPool
 
     h = inv.host(host)
@@ -258,18 +257,16 @@ def trust_command(
             return await pool.fetch_host_key(host)
 
     key = _run(fetch())
-    trusted = ConnectOptions().known_hosts.trusted(h)
+    trusted = KnownHostsFiles().trusted(h)
     typer.echo(
         f"{host} ({h.address}:{h.port}) presents {key.get_algorithm()} key {fingerprint(key)}"
     )
     if key in trusted.keys:
-        typer.echo(f"already trusted in {known_hosts_path(h)}")
+        typer.echo(f"already trusted in {trusted.path}")
         return
     if trusted.keys:
-        typer.echo(
-            f"{known_hosts_path(h)} records a DIFFERENT key: {', '.join(trusted.fingerprints())}"
-        )
-    if not yes and not typer.confirm(f"Record it in {known_hosts_path(h)}?", default=False):
+        typer.echo(f"{trusted.path} records a DIFFERENT key: {', '.join(trusted.fingerprints())}")
+    if not yes and not typer.confirm(f"Record it in {trusted.path}?", default=False):
         raise Aborted("host key not recorded")
     outcome = record_host_key(h, key, trusted, replace=replace)
     typer.echo(

@@ -38,8 +38,12 @@ DOCKER_INSPECT_TEMPLATE = (
 )
 
 
-CORDON_FILE = ".fleet/cordon"  # under the SSH user's $HOME; written by `fleet cordon|drain`
-CORDON_READ = 'cat "$HOME/.fleet/cordon" 2>/dev/null'  # exit 1: not cordoned
+# The marker `fleet cordon|drain` leaves under the SSH user's $HOME. Constant scripts: no
+# operator data inside (the marker's JSON travels on stdin).
+_CORDON = '"$HOME/.fleet/cordon"'
+CORDON_READ = f"cat {_CORDON} 2>/dev/null"  # exit 1: not cordoned
+CORDON_WRITE = f'mkdir -p "$HOME/.fleet" && cat > {_CORDON}.tmp && mv {_CORDON}.tmp {_CORDON}'
+CORDON_REMOVE = f"rm -f {_CORDON}"
 
 
 def engine_binary(engine: str) -> str:
@@ -197,14 +201,17 @@ def run_argv(engine: str, spec: ContainerRunSpec) -> list[str]:
 
 def restart_argv(engine: str, names_: Sequence[str], grace: int) -> list[str]:
     """Restart in place (stop with `grace` seconds, start again); keeps the container."""
-    grace = _port(grace, "grace period", zero_ok=True)
-    return [engine_binary(engine), "restart", "-t", str(grace), *map(container_name, names_)]
+    return _graceful_argv(engine, "restart", names_, grace)
 
 
 def stop_argv(engine: str, names_: Sequence[str], grace: int) -> list[str]:
     """Stop with SIGTERM, then SIGKILL after `grace` seconds."""
+    return _graceful_argv(engine, "stop", names_, grace)
+
+
+def _graceful_argv(engine: str, verb: str, names_: Sequence[str], grace: int) -> list[str]:
     grace = _port(grace, "grace period", zero_ok=True)
-    return [engine_binary(engine), "stop", "-t", str(grace), *map(container_name, names_)]
+    return [engine_binary(engine), verb, "-t", str(grace), *map(container_name, names_)]
 
 
 def remove_argv(

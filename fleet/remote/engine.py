@@ -178,15 +178,19 @@ class Engine:
         self, host: str, names: Sequence[str], *, grace: int = 10, timeout: float | None = None
     ) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds; the deadline allows for the grace."""
-        argv = cmd.stop_argv(self.binary(host), names, grace)
-        limit = timeout if timeout is not None else self.pool.host(host).command_timeout + grace
-        await self.pool.run(host, argv, timeout=limit)
+        await self._graceful(host, cmd.stop_argv(self.binary(host), names, grace), grace, timeout)
 
     async def restart(
         self, host: str, names: Sequence[str], *, grace: int = 10, timeout: float | None = None
     ) -> None:
         """Restart containers in place (SIGTERM, `grace` seconds, start again)."""
         argv = cmd.restart_argv(self.binary(host), names, grace)
+        await self._graceful(host, argv, grace, timeout)
+
+    async def _graceful(
+        self, host: str, argv: list[str], grace: int, timeout: float | None
+    ) -> None:
+        """Run a stop-like command: the default deadline is the host's plus the grace."""
         limit = timeout if timeout is not None else self.pool.host(host).command_timeout + grace
         await self.pool.run(host, argv, timeout=limit)
 

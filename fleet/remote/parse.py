@@ -23,7 +23,6 @@ from fleet.remote.model import (
     VolumeInfo,
 )
 
-_ZERO_TIME = "0001-01-01T00:00:00Z"
 _SIZE = re.compile(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*")
 _UNITS = {
     "": 1,

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from fleet.errors import RemoteCommandError
 
 _STEP_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
@@ -103,15 +105,12 @@ class ScriptResult:
     exit_status: int | None
     stderr: str
     duration: float
-    missing: tuple[str, ...] = field(default=())
 
     def __getitem__(self, name: str) -> StepResult:
         """A step's result; a step that never finished raises RemoteCommandError."""
         try:
             return self.steps[name]
         except KeyError:
-            from fleet.errors import RemoteCommandError
-
             raise RemoteCommandError(
                 self.host,
                 ["sh", f"<step {name}>"],

@@ -257,7 +257,6 @@ class SSHPool:
     def reset(self, name: str) -> None:
         """Forget a host's connection or its failure (next use reconnects)."""
         self._drop(name)
-        self._connections.pop(name, None)
 
     async def close(self) -> None:
         """Close every connection: tunnelled ones before the jump hosts they run through."""
@@ -316,15 +315,12 @@ class SSHPool:
         result = await self._exec(
             host, ["sh", "-c", "<script>"], script_command(steps, nonce), None, timeout
         )
-        names = [s.name for s in steps]
-        parsed = parse_script_output(result.text, nonce, names)
         return ScriptResult(
             host=host,
-            steps=parsed,
+            steps=parse_script_output(result.text, nonce, [s.name for s in steps]),
             exit_status=result.exit_status,
             stderr=result.error_text,
             duration=result.duration,
-            missing=tuple(n for n in names if n not in parsed),
         )
 
     async def _exec(

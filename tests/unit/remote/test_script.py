@@ -106,7 +106,7 @@ def test_output_that_looks_like_a_marker_without_the_nonce_is_just_output() -> N
 def test_a_step_without_end_marker_is_missing_and_raises_on_access() -> None:
     text = f"{NONCE} begin a\npartial output"
     assert parse_script_output(text, NONCE, ["a"]) == {}
-    result = ScriptResult("node1", {}, 137, "Killed", 0.1, ("a",))
+    result = ScriptResult("node1", {}, 137, "Killed", 0.1)
     with pytest.raises(RemoteCommandError, match="node1"):
         result["a"]
 

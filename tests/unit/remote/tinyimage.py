@@ -2,16 +2,17 @@
 
 No engine needed to make it; `docker load` accepts it, and its image id is
 known up front (the sha256 of the config document), so tests can check that
-every host ends with exactly that id.
+every host ends with exactly that id. The archive is the lab images' format
+(`fleet.lab.images.image_archive`) around a layer of its own.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import tarfile
 from pathlib import Path
+
+from fleet.lab.images import ImageSpec, image_archive
 
 BUSYBOX = Path("/bin/busybox")
 
@@ -38,27 +39,7 @@ def layer(marker: str, busybox: Path = BUSYBOX) -> bytes:
 
 def write_archive(path: Path, tag: str, marker: str = "tiny") -> str:
     """Write a one-image archive tagged `tag`; returns its image id `sha256:...`."""
-    layer_bytes = layer(marker)
-    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Cmd": ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]},
-            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-            "history": [{"created_by": "fleet tests tinyimage"}],
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
-    image_hex = hashlib.sha256(config).hexdigest()
-    layer_dir = hashlib.sha256(layer_bytes).hexdigest()
-    manifest = json.dumps(
-        [{"Config": f"{image_hex}.json", "RepoTags": [tag], "Layers": [f"{layer_dir}/layer.tar"]}]
-    ).encode()
-    with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
-        _add(tar, f"{image_hex}.json", config)
-        _add(tar, f"{layer_dir}/", None, 0o755, tarfile.DIRTYPE)
-        _add(tar, f"{layer_dir}/layer.tar", layer_bytes)
-        _add(tar, "manifest.json", manifest)
+    cmd = ("/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait")
+    image_hex, data = image_archive(ImageSpec(tag, cmd, ()), layer(marker), "amd64")
+    path.write_bytes(data)
     return "sha256:" + image_hex
