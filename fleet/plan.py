@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from fleet.model import (
-    Action,
     ActualPod,
     Bucket,
     ClusterState,
@@ -117,10 +116,3 @@ def step(inp: PlanInput) -> Plan:
         waiting=tuple(ctx.waiting),
         ignored=tuple(ignored),
     )
-
-
-def count_changes(actions: Iterable[Action]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for action in actions:
-        counts[action.kind.value] += 1
-    return dict(counts)

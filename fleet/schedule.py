@@ -51,7 +51,6 @@ class PlacementRequest:
     canary: bool = False
     pinned_host: str | None = None  # its volume lives there
     pinned_volume: str | None = None
-    avoid_hosts: frozenset[str] = frozenset()  # e.g. the host it is being moved away from
 
 
 @dataclass
@@ -110,8 +109,6 @@ class Scheduler:
             return f"unreachable ({host.error})" if host.error else "unreachable"
         if host.cordoned:
             return "cordoned"
-        if host.name in request.avoid_hosts:
-            return "the replica is being moved away from it"
         if request.pinned_host is not None and host.name != request.pinned_host:
             return f"volume {request.pinned_volume} of this replica lives on {request.pinned_host}"
         for key, want in service.node_selector:

@@ -19,6 +19,7 @@ from fleet.model import (
     Strategy,
     volume_name,
 )
+from fleet.schedule import PlacementRequest
 from fleet.step_state import Create, StepContext
 
 
@@ -93,12 +94,7 @@ class ServicePlanner:
                 p for p in slot_pods if p.revision == revision and not self._evicted(p, canary)
             ]
             if current:
-                keep = max(current, key=self._preference)
-                cur[slot] = keep
-                for dup in current:
-                    if dup is not keep:
-                        why = f"duplicate of {keep.name} on {keep.host}"
-                        ctx.remove(dup, Bucket.extra, why, copy=True)
+                cur[slot] = self._keep_one(current)
             old.extend(self._one_copy([p for p in slot_pods if p not in current]))
         lost_slots = {p.slot for p in self._holding_lost(canary) if p.slot < replicas}
 
@@ -128,16 +124,19 @@ class ServicePlanner:
         """Older pods of a slot, one copy of each: a host that answers again can hold a pod
         that was rescheduled meanwhile (same name); the extra copy goes at once, or the
         copies fill the surge budget and the slot never rolls."""
-        out: list[ActualPod] = []
-        for name in sorted({p.name for p in pods}):
-            copies = [p for p in pods if p.name == name]
-            keep = max(copies, key=self._preference)
-            for dup in copies:
-                if dup is not keep:
-                    why = f"duplicate of {keep.name} on {keep.host}"
-                    self.ctx.remove(dup, Bucket.extra, why, copy=True)
-            out.append(keep)
-        return out
+        return [
+            self._keep_one([p for p in pods if p.name == name])
+            for name in sorted({p.name for p in pods})
+        ]
+
+    def _keep_one(self, copies: list[ActualPod]) -> ActualPod:
+        """The preferred of a pod's copies; the others go as duplicates of it."""
+        keep = max(copies, key=self._preference)
+        for dup in copies:
+            if dup is not keep:
+                why = f"duplicate of {keep.name} on {keep.host}"
+                self.ctx.remove(dup, Bucket.extra, why, copy=True)
+        return keep
 
     def _evicted(self, pod: ActualPod, canary: bool) -> bool:
         """A pod on a draining host is replaced elsewhere, unless its data pins it there."""
@@ -273,14 +272,16 @@ class ServicePlanner:
                 continue
             ctx.creates.append(
                 Create(
-                    service=s,
-                    slot=slot,
+                    PlacementRequest(
+                        service=s,
+                        slot=slot,
+                        canary=canary,
+                        pinned_host=pinned_host,
+                        pinned_volume=pinned_volume,
+                    ),
                     revision=revision,
                     bucket=bucket,
                     reason=reason,
-                    canary=canary,
-                    pinned_host=pinned_host,
-                    pinned_volume=pinned_volume,
                     after=tuple(removed_old.get(slot, ())),
                 )
             )

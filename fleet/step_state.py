@@ -13,7 +13,6 @@ from fleet.model import (
     ActionKind,
     ActualPod,
     Bucket,
-    DesiredService,
     HostState,
     PlacementDecision,
     PodHealth,
@@ -26,14 +25,12 @@ if TYPE_CHECKING:  # fleet.plan imports this module
 
 @dataclass
 class Create:
-    service: DesiredService
-    slot: int
+    """A new pod the step asks for; the scheduler places all of them at the end."""
+
+    request: PlacementRequest
     revision: str
     bucket: Bucket
     reason: str
-    canary: bool = False
-    pinned_host: str | None = None
-    pinned_volume: str | None = None
     after: tuple[str, ...] = ()
 
 
@@ -94,32 +91,24 @@ class StepContext:
         if not self.creates:
             return
         scheduler = Scheduler(self.inp.cluster.hosts.values(), ignore_pods=self.removed)
-        requests = [
-            PlacementRequest(
-                service=c.service,
-                slot=c.slot,
-                canary=c.canary,
-                pinned_host=c.pinned_host,
-                pinned_volume=c.pinned_volume,
-            )
-            for c in self.creates
-        ]
+        requests = [c.request for c in self.creates]
         for create, decision in zip(self.creates, scheduler.place_all(requests), strict=True):
             if decision.host is None:
                 self.pending.append(decision)
                 continue
             self.placements.append(decision)
+            request = create.request
             self.actions.append(
                 Action(
                     kind=ActionKind.create,
                     host=decision.host,
-                    app=create.service.app,
-                    service=create.service.name,
-                    slot=create.slot,
+                    app=request.service.app,
+                    service=request.service.name,
+                    slot=request.slot,
                     revision=create.revision,
                     bucket=create.bucket,
                     reason=create.reason,
-                    canary=create.canary,
+                    canary=request.canary,
                     after=create.after,
                 )
             )

@@ -167,7 +167,7 @@ def kill_sshd(host: HostSpec) -> None:
     """Stop the listening sshd AND every SSH session of the host: established
     connections break too (a crashed or killed sshd, not a polite `systemctl stop`)."""
     stop_sshd(host)
-    inode = procs.netns_inode(Path("/var/run/netns") / host.netns)
+    inode = procs.netns_inode(netns_path(host.netns))
     if inode is None:
         return
     sessions = [p.pid for p in procs.scan() if p.netns == inode and p.comm == "sshd"]

@@ -1,6 +1,6 @@
 """A few calls of the Docker Engine API over a lab host's local unix socket.
 
-The lab itself (bring-up, image loading, tear-down, status) talks to each
+The lab itself (bring-up, tear-down, status) talks to each
 host's dockerd directly through its socket on this machine: no client binary
 and no process per call. fleet proper reaches engines over SSH (fleet.remote).
 """
@@ -10,9 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import urllib.parse
 from pathlib import Path
-from typing import Any, BinaryIO
 
 from fleet.errors import LabError
 
@@ -40,13 +38,10 @@ class DockerSocket:
         self.path = path
         self.timeout = timeout
 
-    def request(
-        self, method: str, url: str, body: bytes | BinaryIO | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes]:
+    def request(self, method: str, url: str) -> tuple[int, bytes]:
         conn = _UnixConnection(self.path, self.timeout)
         try:
-            conn.request(method, url, body=body, headers=headers or {})
+            conn.request(method, url)
             response = conn.getresponse()
             return response.status, response.read()
         finally:
@@ -59,38 +54,6 @@ class DockerSocket:
         except OSError:
             return False
         return status == 200 and body.strip() == b"OK"
-
-    def version(self) -> dict[str, Any]:
-        status, body = self.request("GET", "/version")
-        if status != 200:
-            raise LabError(f"{self.path}: /version answered {status}")
-        data: dict[str, Any] = json.loads(body)
-        return data
-
-    def image_id(self, ref: str) -> str | None:
-        """The id (sha256:...) of image `ref`, None if the engine does not have it."""
-        status, body = self.request("GET", f"/images/{urllib.parse.quote(ref, safe='/:')}/json")
-        if status == 404:
-            return None
-        if status != 200:
-            raise LabError(f"{self.path}: inspecting image {ref} answered {status}")
-        return str(json.loads(body)["Id"])
-
-    def load(self, archive: Path) -> None:
-        """`docker load` of a docker-save archive (streamed from the file)."""
-        size = archive.stat().st_size
-        with archive.open("rb") as f:
-            status, body = self.request(
-                "POST",
-                "/images/load?quiet=1",
-                body=f,
-                headers={"Content-Type": "application/x-tar", "Content-Length": str(size)},
-            )
-        if status != 200:
-            raise LabError(f"{self.path}: loading {archive.name} answered {status}: {body[:200]!r}")
-        for line in body.decode(errors="replace").splitlines():
-            if line.strip().startswith("{") and "error" in json.loads(line):
-                raise LabError(f"{self.path}: loading {archive.name}: {json.loads(line)['error']}")
 
     def container_ids(self) -> list[str]:
         """Ids of every container, running or not."""

@@ -63,6 +63,7 @@ class K8sModel(BaseModel):
 # overflow beyond about 24 days, and nothing sensible waits longer than a day.
 DAY = 86400
 
+
 def from_yaml(info: ValidationInfo) -> bool:
     """True when validating a file (the loader passes a context), False for Python callers."""
     return isinstance(info.context, dict) and bool(info.context.get("yaml"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fleet.model import Placement, Resources
 from fleet.schedule import PlacementRequest, Scheduler
 from tests.unit.factories import GiB, host, pod, service
@@ -172,10 +174,7 @@ def test_node_selector_on_well_known_host_name_and_zone_labels():
         host_state(Host(name=f"node{i}", address=f"10.0.0.{i}", zone="ab"[i % 2]), None)
         for i in (1, 2, 3)
     ]
-    hosts = [
-        h.__class__(**{**h.__dict__, "reachable": True, "capacity": Resources(2000, GiB)})
-        for h in hosts
-    ]
+    hosts = [replace(h, reachable=True, capacity=Resources(2000, GiB)) for h in hosts]
     pinned = service(node_selector=(("kubernetes.io/hostname", "node2"),))
     assert {d.host for d in place(hosts, pinned, slots=2)} == {"node2"}
     zoned = service(node_selector=(("topology.kubernetes.io/zone", "b"),))
