@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,37 +45,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fleet.lab import LabInfo
 
-FLEET = str(Path(sys.executable).with_name("fleet"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import FLEET, lab_exists, load, sh, ssh_base, timed  # noqa: E402
+
 SERVICES = ("alpha", "beta", "gamma")
 REPLICAS = 3
 APP = "bench"  # the blueprint file's stem
 FLOOR = "floor"  # container name prefix of the floor's containers
 LB_PORT = 18081  # Services listen on 18081.. of the lb host
-
-
-def sh(*argv: str, check: bool = True, env: dict[str, str] | None = None
-       ) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(argv, capture_output=True, text=True, env=env)
-    if check and done.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
-    return done
-
-
-def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def lab_exists(name: str) -> bool:
-    return any(line.split()[:1] == [name] for line in sh(FLEET, "lab", "list").stdout.splitlines())
-
-
-def ssh_base(lab: LabInfo) -> list[str]:
-    return [
-        "ssh", "-F", "/dev/null", "-i", str(lab.key),
-        "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={lab.known_hosts}",
-        "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
-        "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-    ]
 
 
 # -- blueprints ------------------------------------------------------------------------------
@@ -144,12 +122,6 @@ async def run(argv: list[str], env: dict[str, str] | None = None) -> None:
 
 async def parallel(argvs: list[list[str]]) -> None:
     await asyncio.gather(*(run(a) for a in argvs))
-
-
-async def timed(work: Callable[[], Awaitable[object]]) -> float:
-    started = time.perf_counter()
-    await work()
-    return (time.perf_counter() - started) * 1000
 
 
 def line(what: str, xs: list[float], ys: list[float], target: float | None) -> float:

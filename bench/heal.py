@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from fleet import lab as fleet_lab  # noqa: E402
 from fleet.lab import LabHost, LabInfo  # noqa: E402
 from tests.lab.fleetrun import app_yaml, clean  # noqa: E402
-from tests.lab.labtools import DOCKER  # noqa: E402
+from tests.lab.labtools import DOCKER, cut_off, lb_host  # noqa: E402
 
 APP = "healbench"
 PORT = 18290
@@ -113,7 +113,7 @@ def started(host: LabHost, container: str) -> str:
 def haproxy_servers(lab: LabInfo) -> dict[str, tuple[str, str]]:
     """Server name -> (address:port, status) of the app's section, from HAProxy's runtime
     state (its master socket, `@1 show stat`: the current worker)."""
-    lb = next(h for h in lab.hosts if h.is_lb)
+    lb = lb_host(lab)
     assert lb.haproxy_master_socket is not None
     with socket.socket(socket.AF_UNIX) as conn:
         conn.settimeout(2)
@@ -224,12 +224,7 @@ def cut_sample(lab: LabInfo, how: str, rng: random.Random, interval: float) -> t
     others = [h.name for h in lab.hosts if h.name != victim]
     time.sleep(rng.uniform(0, interval))  # any phase of the watch loop
     cut = time.monotonic()  # before: stopping dockerd takes a while, sshd is gone at once
-    if how == "link":
-        fleet_lab.link_down(lab.name, victim)
-    else:
-        fleet_lab.stop_sshd(lab.name, victim)
-        fleet_lab.stop_dockerd(lab.name, victim)
-    try:
+    with cut_off(lab, victim, how):
 
         def elsewhere() -> bool:
             running = [c for _, c, s in pods(lab, others) if s == "running"]
@@ -237,12 +232,6 @@ def cut_sample(lab: LabInfo, how: str, rng: random.Random, interval: float) -> t
             return slots == [f"web-{k}" for k in range(REPLICAS)] and all_up(lab, avoid=victim)
 
         ready = wait_for(f"{victim}'s replicas ready elsewhere", elsewhere, 180)
-    finally:
-        if how == "link":
-            fleet_lab.link_up(lab.name, victim)
-        else:
-            fleet_lab.start_dockerd(lab.name, victim)
-            fleet_lab.start_sshd(lab.name, victim)
     wait_for("the surplus removed after the host's return", lambda: steady(lab), 180)
     return victim, ready - cut
 

@@ -32,6 +32,7 @@ from fleet.model import ActualPod, PodHealth  # noqa: E402
 from fleet.probe import health_key  # noqa: E402
 from fleet.remote.ssh import SSHPool  # noqa: E402
 from fleet.spec.loader import load_inventory  # noqa: E402
+from tests.lab.labtools import lb_host  # noqa: E402
 from tests.lab.webpods import Load, observe, remove_app, start_web, switch  # noqa: E402
 
 APP = "lbbench"
@@ -73,7 +74,7 @@ def measure(
 async def main(lab_name: str, samples: int, inter: float, fall: int) -> int:
     lab = fleet_lab.load(lab_name)
     inventory = load_inventory(lab.inventory_path)
-    lb = next(h for h in lab.hosts if h.is_lb)
+    lb = lb_host(lab)
     remove_app(lab, APP)
     for slot, host in enumerate(lab.hosts[:3]):
         start_web(lab, host, APP, slot)

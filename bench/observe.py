@@ -25,25 +25,16 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from fleet.lab import LabInfo
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-FLEET = str(Path(sys.executable).with_name("fleet"))
-
-
-def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(argv, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
-    return done
+from bench.common import FLEET, lab_exists, sh, ssh_base, timed  # noqa: E402
 
 
 def lab_up(name: str, hosts: int) -> Path:
@@ -51,19 +42,6 @@ def lab_up(name: str, hosts: int) -> Path:
     done = sh(FLEET, "lab", "up", "--name", name, "--hosts", str(hosts))
     print(f"  lab {name}: {hosts} hosts up in {time.monotonic() - started:.1f} s", flush=True)
     return Path(done.stdout.strip().splitlines()[-1])
-
-
-def lab_exists(name: str) -> bool:
-    return any(line.split()[:1] == [name] for line in sh(FLEET, "lab", "list").stdout.splitlines())
-
-
-def ssh_base(lab: LabInfo) -> list[str]:
-    return [
-        "ssh", "-F", "/dev/null", "-i", str(lab.key),
-        "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={lab.known_hosts}",
-        "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
-        "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-    ]
 
 
 async def parallel(argvs: list[list[str]]) -> None:
@@ -76,12 +54,6 @@ async def parallel(argvs: list[list[str]]) -> None:
         _, err = await proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[-3:])}: {err.decode().strip()}")
-
-
-async def timed(work: Callable[[], Awaitable[object]]) -> float:
-    started = time.perf_counter()
-    await work()
-    return (time.perf_counter() - started) * 1000
 
 
 async def interleaved(reps: int, a: Callable[[], Awaitable[object]],

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fleet import lab as fleet_lab  # noqa: E402
+from tests.lab.labtools import lb_host  # noqa: E402
 from tests.lab.loadgen import LoadGen, Sample, latencies  # noqa: E402
 
 PORT = 18190
@@ -96,7 +97,7 @@ def run(lab: fleet_lab.LabInfo, rate: float, steady: float, workdir: Path) -> di
     done = fleet(env, "apply", "--yes", str(path))
     if done.returncode != 0:
         raise SystemExit(f"fleet apply (web:1) failed: {done.stderr}")
-    lb = next(h for h in lab.hosts if h.is_lb)
+    lb = lb_host(lab)
     with LoadGen(lb.address, PORT, rate=rate, workers=10) as load:
         load.wait_for(lambda g: len(g.replicas()) == 3, 30, "all replicas answering")
         steady_from = time.monotonic()

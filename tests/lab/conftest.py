@@ -4,11 +4,16 @@ pytest), else a 3-host lab named "pytest", brought up once and removed at the en
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from fleet import lab as fleet_lab
+from fleet.remote.ssh import SSHPool
+from fleet.spec.inventory import Inventory
+from fleet.spec.loader import load_inventory
+from tests.lab.fleetrun import Fleet, clean
 
 OWN_LAB = "pytest"
 
@@ -30,3 +35,23 @@ def lab() -> Iterator[fleet_lab.LabInfo]:
         yield info
     finally:
         fleet_lab.down(OWN_LAB)
+
+
+@pytest.fixture
+def fleet(lab: fleet_lab.LabInfo, tmp_path: Path) -> Iterator[Fleet]:
+    """The `fleet` CLI with a private state dir, on hosts without fleet containers (before
+    and after)."""
+    clean(lab)
+    yield Fleet(lab, tmp_path / "state")
+    clean(lab)
+
+
+@pytest.fixture
+def inventory(lab: fleet_lab.LabInfo) -> Inventory:
+    return load_inventory(lab.inventory_path)
+
+
+@pytest.fixture
+async def pool(inventory: Inventory) -> AsyncIterator[SSHPool]:
+    async with SSHPool(inventory) as opened:
+        yield opened

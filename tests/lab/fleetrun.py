@@ -106,6 +106,15 @@ def clean(lab: LabInfo) -> None:
                 marker.unlink(missing_ok=True)
 
 
+def write(tmp_path: Path, app: str, text: str) -> Path:
+    """`text` as tmp_path/bp/<app>.yaml (the application is the file's stem)."""
+    folder = tmp_path / "bp"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{app}.yaml"
+    path.write_text(text)
+    return path
+
+
 def app_yaml(
     *,
     name: str = "web",

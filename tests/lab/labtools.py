@@ -1,18 +1,26 @@
 """Helpers for lab tests that check hosts independently of fleet: the docker CLI on a
-host's own socket, OpenSSH with the lab's key and known_hosts, plain HTTP, and waiting
-for a condition with a deadline."""
+host's own socket, the lb host, cutting a host off and back, OpenSSH with the lab's key and
+known_hosts, variants of the lab's inventory and known_hosts, plain HTTP, and waiting for a
+condition with a deadline."""
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import asyncssh
 import httpx
+import yaml
 
+from fleet import lab as fleet_lab
 from fleet.lab import LabHost, LabInfo
+from fleet.remote.hostkeys import key_line
 
 # the Debian client matches the lab's dockerd 20.10; any other docker CLI also works
 DOCKER = (
@@ -35,6 +43,30 @@ def docker(host: LabHost, *args: str, check: bool = True,
     return done
 
 
+def lb_host(lab: LabInfo) -> LabHost:
+    """The lab host that runs HAProxy."""
+    return next(h for h in lab.hosts if h.is_lb)
+
+
+@contextlib.contextmanager
+def cut_off(lab: LabInfo, host: str, how: str) -> Iterator[None]:
+    """`link`: the host's veth leaves the bridge (its daemons and containers keep running);
+    `daemons`: its sshd and dockerd stop (its containers stop with dockerd). Restored on exit."""
+    try:
+        if how == "link":
+            fleet_lab.link_down(lab.name, host)
+        else:
+            fleet_lab.stop_sshd(lab.name, host)
+            fleet_lab.stop_dockerd(lab.name, host)
+        yield
+    finally:
+        if how == "link":
+            fleet_lab.link_up(lab.name, host)
+        else:
+            fleet_lab.start_dockerd(lab.name, host)
+            fleet_lab.start_sshd(lab.name, host)
+
+
 def ssh_argv(lab: LabInfo, host: LabHost, *cmd: str) -> list[str]:
     """An OpenSSH command reaching `host` as root with the lab's key, verifying its host key
     against the lab's known_hosts only. `cmd` is run by the remote shell (joined by spaces)."""
@@ -53,6 +85,41 @@ def ssh_argv(lab: LabInfo, host: LabHost, *cmd: str) -> list[str]:
         "--",
         *cmd,
     ]
+
+
+def variant(lab: LabInfo, tmp_path: Path, hosts: dict[str, dict[str, Any]] | None = None,
+            **defaults: Any) -> Path:
+    """A copy of the lab's inventory with some defaults / per-host fields changed."""
+    doc = yaml.safe_load(lab.inventory_path.read_text())
+    doc["defaults"].update(defaults)
+    for host in doc["hosts"]:
+        host.update((hosts or {}).get(host["name"], {}))
+    path = tmp_path / f"inventory-{secrets.token_hex(3)}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def known_hosts_with(lab: LabInfo, tmp_path: Path, host: str, key: Any | None) -> Path:
+    """The lab's known_hosts with `host`'s lines dropped, or pointing at `key` instead."""
+    address = lab.host(host).address
+    lines = []
+    for line in lab.known_hosts.read_text().splitlines():
+        pattern = line.split()[0] if line.strip() else ""
+        if pattern in (address, host):
+            if key is not None:
+                lines.append(f"{pattern} {key_line(key)}")
+        else:
+            lines.append(line)
+    path = tmp_path / f"known_hosts-{secrets.token_hex(3)}"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def lab_key(lab: LabInfo, host: str) -> Any:
+    for line in lab.known_hosts.read_text().splitlines():
+        if line.split()[0] == host:
+            return asyncssh.import_public_key(" ".join(line.split()[1:3]))
+    raise AssertionError(f"{host} not in {lab.known_hosts}")
 
 
 def http_get(url: str, timeout: float = 5.0) -> httpx.Response:

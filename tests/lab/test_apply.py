@@ -10,25 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.fleetrun import Fleet, app_yaml, clean, managed, running_pods
+from tests.lab.fleetrun import Fleet, app_yaml, managed, running_pods, write
 from tests.lab.labtools import wait_until
 
 pytestmark = pytest.mark.lab
-
-
-@pytest.fixture
-def fleet(lab, tmp_path):
-    clean(lab)
-    yield Fleet(lab, tmp_path / "state")
-    clean(lab)
-
-
-def write(tmp_path: Path, app: str, text: str) -> Path:
-    folder = tmp_path / "bp"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{app}.yaml"
-    path.write_text(text)
-    return path
 
 
 class Sampler:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -24,7 +24,7 @@ from fleet.remote.engine import Engine
 from fleet.remote.ssh import SSHPool
 from fleet.spec.inventory import Inventory
 from fleet.spec.loader import load_inventory
-from tests.lab.labtools import docker, wait_until
+from tests.lab.labtools import docker, lb_host, wait_until
 from tests.lab.webpods import (
     WEB_CONTAINER,
     Load,
@@ -49,7 +49,7 @@ WEB = LbService(APP, "web", PORT, (LbBackend(APP, "web", 8080, CHECK),), "http",
 @pytest.fixture(scope="module")
 def web_pods(lab: fleet_lab.LabInfo) -> Iterator[None]:
     """web-0..2, one per lab host; the lb host's config is put back afterwards."""
-    lb = next(h for h in lab.hosts if h.is_lb)
+    lb = lb_host(lab)
     assert lb.haproxy_config is not None
     before = lb.haproxy_config.read_text()
     remove_app(lab, APP)
@@ -66,19 +66,8 @@ def web_pods(lab: fleet_lab.LabInfo) -> Iterator[None]:
     asyncio.run(restore())
 
 
-@pytest.fixture
-def inventory(lab: fleet_lab.LabInfo) -> Inventory:
-    return load_inventory(lab.inventory_path)
-
-
-@pytest.fixture
-async def pool(inventory: Inventory) -> AsyncIterator[SSHPool]:
-    async with SSHPool(inventory) as opened:
-        yield opened
-
-
 def lb_address(lab: fleet_lab.LabInfo) -> str:
-    return next(h for h in lab.hosts if h.is_lb).address
+    return lb_host(lab).address
 
 
 async def ready_cluster(
@@ -116,7 +105,7 @@ async def test_requests_reach_every_ready_replica(
     # the same config again: no write, no reload
     again = await push(pool, inventory, configs)
     assert again.results["node1"].outcome is LbOutcome.unchanged
-    lb = next(h for h in lab.hosts if h.is_lb)
+    lb = lb_host(lab)
     assert lb.haproxy_config is not None
     assert lb.haproxy_config.read_text() == configs["node1"].text
     assert lb.haproxy_config.with_name("haproxy.cfg.prev").exists()
@@ -169,7 +158,7 @@ async def test_a_rejected_config_leaves_the_old_one_serving(
         report.raise_for_errors()
     with pytest.raises(HAProxyConfigError, match="frobnicate"):
         await push_config(pool, "node1", bad)
-    lb = next(h for h in lab.hosts if h.is_lb)
+    lb = lb_host(lab)
     assert lb.haproxy_config is not None and lb.haproxy_config.read_text() == good
     assert not [p for p in lb.haproxy_config.parent.iterdir() if ".fleet-" in p.name]
     assert set(spread(lb_address(lab), PORT, 30)) == {"web-0", "web-1", "web-2"}
@@ -189,7 +178,7 @@ async def test_a_config_that_cannot_start_is_reported_and_taken_back(
     assert result.outcome is LbOutcome.failed, result
     assert "could not start with the new config" in result.reason
     assert "previous config was put back" in result.reason
-    lb = next(h for h in lab.hosts if h.is_lb)
+    lb = lb_host(lab)
     assert lb.haproxy_config is not None
     assert lb.haproxy_config.read_text() == good["node1"].text
     assert set(spread(lb_address(lab), PORT, 30)) == {"web-0", "web-1", "web-2"}
@@ -275,7 +264,7 @@ async def test_no_ready_replica_answers_503_not_refused(
 async def test_canary_weight_20_gets_a_fifth_of_the_requests(
     lab: fleet_lab.LabInfo, web_pods: None, inventory: Inventory, pool: SSHPool
 ) -> None:
-    lb = next(h for h in lab.hosts if h.is_lb)
+    lb = lb_host(lab)
     canary_host = lab.hosts[-1]
     start_web(lab, canary_host, APP, 0, revision="00000000c2", canary=True, image="lab/web:2")
     try:

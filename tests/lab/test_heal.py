@@ -23,39 +23,20 @@ from typing import Any
 import httpx
 import pytest
 
-from fleet import lab as fleet_lab
 from fleet.journal import Journal
-from fleet.lab import LabHost, LabInfo
+from fleet.lab import LabInfo
 from fleet.spec.loader import load_inventory
-from tests.lab.fleetrun import Fleet, app_yaml, clean, managed, running_pods
-from tests.lab.labtools import docker, http_get, wait_until
+from tests.lab import labtools
+from tests.lab.fleetrun import Fleet, app_yaml, managed, running_pods, write
+from tests.lab.labtools import docker, http_get, lb_host, wait_until
 from tests.lab.webpods import get, replica_of
 
 pytestmark = pytest.mark.lab
 
 
-@pytest.fixture
-def fleet(lab: LabInfo, tmp_path: Path) -> Iterator[Fleet]:
-    clean(lab)
-    yield Fleet(lab, tmp_path / "state")
-    clean(lab)
-
-
-def write(tmp_path: Path, app: str, text: str) -> Path:
-    folder = tmp_path / "bp"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{app}.yaml"
-    path.write_text(text)
-    return path
-
-
 def heal(fleet: Fleet, *args: str) -> subprocess.CompletedProcess[str]:
     """One `fleet heal` pass (the CLI, as cron runs it)."""
     return fleet.run("heal", *args, timeout=120)
-
-
-def lb_host(lab: LabInfo) -> LabHost:
-    return next(h for h in lab.hosts if h.is_lb)
 
 
 def lb_servers(lab: LabInfo, section: str) -> list[tuple[str, str]]:
@@ -132,21 +113,11 @@ def started_at(lab: LabInfo, host: str, container: str) -> str:
 
 @contextlib.contextmanager
 def cut_off(lab: LabInfo, host: str, how: str) -> Iterator[None]:
-    """`link`: the host's veth leaves the bridge (its daemons and containers keep running);
-    `daemons`: its sshd and dockerd stop (its containers stop with dockerd). Restored on exit."""
+    """labtools.cut_off, then waiting until the host's sshd answers again."""
     try:
-        if how == "link":
-            fleet_lab.link_down(lab.name, host)
-        else:
-            fleet_lab.stop_sshd(lab.name, host)
-            fleet_lab.stop_dockerd(lab.name, host)
-        yield
+        with labtools.cut_off(lab, host, how):
+            yield
     finally:
-        if how == "link":
-            fleet_lab.link_up(lab.name, host)
-        else:
-            fleet_lab.start_dockerd(lab.name, host)
-            fleet_lab.start_sshd(lab.name, host)
         answers_ssh(lab, host)
 
 

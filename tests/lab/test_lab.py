@@ -18,7 +18,7 @@ from fleet import lab as fleet_lab
 from fleet.lab import daemons, images, layout, procs
 from fleet.lab.record import Record
 from fleet.spec.loader import load_inventory
-from tests.lab.labtools import docker, http_get, ssh_argv, wait_until
+from tests.lab.labtools import docker, http_get, lb_host, ssh_argv, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -126,7 +126,7 @@ def test_inventory_of_the_lab_loads(lab):
 
 
 def test_lb_host_runs_haproxy_with_a_master_socket(lab):
-    lb = next(h for h in lab.hosts if h.is_lb)
+    lb = lb_host(lab)
     assert lb.haproxy_master_socket is not None and lb.haproxy_pidfile is not None
     pid = procs.read_pid(lb.haproxy_pidfile)
     assert pid is not None and procs.is_running(pid)

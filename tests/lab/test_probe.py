@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -39,12 +39,6 @@ def web_pods(lab: fleet_lab.LabInfo) -> Iterator[None]:
     start_web(lab, lab.hosts[2], APP, 1, publish=False)
     yield
     remove_app(lab, APP)
-
-
-@pytest.fixture
-async def pool(lab: fleet_lab.LabInfo) -> AsyncIterator[SSHPool]:
-    async with SSHPool(load_inventory(lab.inventory_path)) as opened:
-        yield opened
 
 
 async def targets(lab: fleet_lab.LabInfo, pool: SSHPool,

@@ -7,13 +7,12 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 import pytest
-import yaml
 
 from fleet import lab as fleet_lab
 from fleet.errors import HostKeyError, RemoteTimeout, UnsafeNameError
@@ -24,58 +23,12 @@ from fleet.remote.model import ContainerRunSpec, PortSpec, VolumeSpec
 from fleet.remote.ssh import SSHPool
 from fleet.spec.inventory import Inventory
 from fleet.spec.loader import load_inventory
-from tests.lab.labtools import docker, wait_until
+from tests.lab.labtools import docker, known_hosts_with, lab_key, variant, wait_until
 from tests.unit.remote.tinyimage import write_archive
 
 pytestmark = pytest.mark.lab
 
 WEB = "lab/web:1"
-
-
-def variant(lab: fleet_lab.LabInfo, tmp_path: Path, hosts: dict[str, dict[str, Any]] | None = None,
-            **defaults: Any) -> Path:
-    """A copy of the lab's inventory with some defaults / per-host fields changed."""
-    doc = yaml.safe_load(lab.inventory_path.read_text())
-    doc["defaults"].update(defaults)
-    for host in doc["hosts"]:
-        host.update((hosts or {}).get(host["name"], {}))
-    path = tmp_path / f"inventory-{secrets.token_hex(3)}.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
-def known_hosts_with(lab: fleet_lab.LabInfo, tmp_path: Path, host: str, key: Any | None) -> Path:
-    """The lab's known_hosts with `host`'s lines dropped, or pointing at `key` instead."""
-    address = lab.host(host).address
-    lines = []
-    for line in lab.known_hosts.read_text().splitlines():
-        pattern = line.split()[0] if line.strip() else ""
-        if pattern in (address, host):
-            if key is not None:
-                lines.append(f"{pattern} {key_line(key)}")
-        else:
-            lines.append(line)
-    path = tmp_path / f"known_hosts-{secrets.token_hex(3)}"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def lab_key(lab: fleet_lab.LabInfo, host: str) -> Any:
-    for line in lab.known_hosts.read_text().splitlines():
-        if line.split()[0] == host:
-            return asyncssh.import_public_key(" ".join(line.split()[1:3]))
-    raise AssertionError(f"{host} not in {lab.known_hosts}")
-
-
-@pytest.fixture
-def inventory(lab: fleet_lab.LabInfo) -> Inventory:
-    return load_inventory(lab.inventory_path)
-
-
-@pytest.fixture
-async def pool(inventory: Inventory) -> AsyncIterator[SSHPool]:
-    async with SSHPool(inventory) as opened:
-        yield opened
 
 
 class Started:

@@ -18,8 +18,7 @@ import yaml
 from fleet import lab as fleet_lab
 from fleet.errors import ExitCode
 from fleet.remote.hostkeys import fingerprint
-from tests.lab.labtools import docker, wait_until
-from tests.lab.test_remote import known_hosts_with, lab_key, variant
+from tests.lab.labtools import docker, known_hosts_with, lab_key, variant, wait_until
 
 pytestmark = pytest.mark.lab
 

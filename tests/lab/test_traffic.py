@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
-from fleet.lab import LabHost, LabInfo
+from fleet.lab import LabInfo
 from fleet.lab.daemons import render_haproxy_config
 from fleet.lb.haproxy import push_config
 from fleet.lb.merge import listen_blocks
 from fleet.spec.loader import load_inventory
-from tests.lab.fleetrun import Fleet, clean, managed
-from tests.lab.labtools import docker, http_get, wait_until
+from tests.lab.fleetrun import Fleet, clean, managed, write
+from tests.lab.labtools import docker, http_get, lb_host, wait_until
 from tests.lab.loadgen import LoadGen
 
 pytestmark = pytest.mark.lab
@@ -57,18 +57,6 @@ def fleet(lab: LabInfo, tmp_path: Path) -> Iterator[Fleet]:
     yield Fleet(lab, tmp_path / "state")
     clean(lab)
     reset_lb(lab)
-
-
-def lb_of(lab: LabInfo) -> LabHost:
-    return next(h for h in lab.hosts if h.is_lb)
-
-
-def write(tmp_path: Path, app: str, text: str) -> Path:
-    folder = tmp_path / "bp"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{app}.yaml"
-    path.write_text(text)
-    return path
 
 
 def deployment(
@@ -179,7 +167,7 @@ def started_at(lab: LabInfo, pod: dict[str, str]) -> tuple[float, int]:
 
 def servers(lab: LabInfo, section: str) -> list[str]:
     """Server names (pod names) in one listen section of the lb host's live config."""
-    config = lb_of(lab).haproxy_config
+    config = lb_host(lab).haproxy_config
     assert config is not None
     for block in listen_blocks(config.read_text()):
         if f"{block.app}.{block.name}.{block.port}" == section:
@@ -223,7 +211,7 @@ def test_300_requests_reach_every_ready_replica_named_in_the_answer(fleet, lab, 
     # one server per ready replica, named by its pod
     assert servers(lab, "tr1.web.18101") == sorted(p["fleet.pod"] for p in running.values())
 
-    answers = fetch_many(lb_of(lab).address, 18101, 300)
+    answers = fetch_many(lb_host(lab).address, 18101, 300)
     assert all(a.startswith("web v1 replica=") for a in answers), Counter(answers)
     seen = Counter(replica_in(a) for a in answers)
     assert set(seen) == set(running), seen
@@ -254,7 +242,7 @@ def test_a_replica_failing_readiness_leaves_the_rotation_and_returns(fleet, lab,
     apply(fleet, path)
     victim = pods(lab, "tr2")["web-1"]
     section = "tr2.web.18102"
-    with LoadGen(lb_of(lab).address, 18102, rate=60) as load:
+    with LoadGen(lb_host(lab).address, 18102, rate=60) as load:
         load.wait_for(lambda g: len(g.replicas()) == 3, 20, "all three replicas answering")
 
         # between fleet runs (no fleet process runs now): HAProxy's own check takes it out
@@ -347,7 +335,7 @@ def test_a_replica_failing_liveness_is_restarted_after_failure_threshold_probes(
     assert http_get(f"http://{address}:{port}/healthz").status_code == 200
     again = fleet.run("heal", str(path))
     assert again.returncode == 0 and "restart" not in again.stdout, again.stdout
-    wait_until(lambda: "web-0" in {replica_in(a) for a in fetch_many(lb_of(lab).address,
+    wait_until(lambda: "web-0" in {replica_in(a) for a in fetch_many(lb_host(lab).address,
                                                                      18103, 6)},
                20, what="web-0 answering through the load balancer")
 
@@ -358,7 +346,7 @@ def test_a_replica_failing_liveness_is_restarted_after_failure_threshold_probes(
 def under_load(lab: LabInfo, port: int, operation: Any) -> tuple[LoadGen, float, float, Any]:
     """Run `operation()` while the load generator sends RATE requests/s through the lb;
     returns the load, when the operation started and ended, and its result."""
-    with LoadGen(lb_of(lab).address, port, rate=RATE) as load:
+    with LoadGen(lb_host(lab).address, port, rate=RATE) as load:
         load.wait_for(lambda g: len(g.replicas()) == 3, 20, "all three replicas answering")
         begin = time.monotonic()
         result = operation()
@@ -428,7 +416,7 @@ def test_zero_downtime_scale_down_3_to_1(fleet, lab, tmp_path):
 def test_a_config_haproxy_rejects_leaves_the_old_one_serving(fleet, lab, tmp_path):
     path = write(tmp_path, "tr5", web_app(18107))
     apply(fleet, path)
-    lb = lb_of(lab)
+    lb = lb_host(lab)
     assert lb.haproxy_config is not None
     # someone edits another application's frontend by hand on the lb host (and does not
     # reload): fleet keeps other applications' sections verbatim, so its next config is
@@ -474,7 +462,7 @@ def test_a_service_reaches_another_by_name_across_hosts(fleet, lab, tmp_path):
     apply(fleet, write(tmp_path, "tr6", text))
     (back,) = pods(lab, "tr6", "back").values()
     front = next(p for p in pods(lab, "tr6", "front").values() if p["host"] != back["host"])
-    lb = lb_of(lab)
+    lb = lb_host(lab)
     # the name resolves through the --add-host entry fleet gave the container
     hosts_file = docker(lab.host(front["host"]), "exec", front["name"], "cat", "/etc/hosts")
     assert f"{lb.address}\tback" in hosts_file.stdout, hosts_file.stdout
@@ -525,7 +513,7 @@ def test_canary_weight_20_then_promote(fleet, lab, tmp_path):
     path = tmp_path / "bp" / "tr7.yaml"
     path.parent.mkdir()
     _, new = start_canary(fleet, lab, path)
-    answers = fetch_many(lb_of(lab).address, 18111, 1000)
+    answers = fetch_many(lb_host(lab).address, 18111, 1000)
     versions = Counter(a.split()[1] if a.startswith("web ") else a for a in answers)
     assert set(versions) == {"v1", "v2"}, versions
     share = versions["v2"] / 1000
@@ -536,7 +524,7 @@ def test_canary_weight_20_then_promote(fleet, lab, tmp_path):
     done = fleet.run("rollout", "promote", "web", str(path))
     assert done.returncode == 0, done.stderr
     assert revisions_running(lab, "tr7") == {new: 3}
-    answers = fetch_many(lb_of(lab).address, 18111, 60)
+    answers = fetch_many(lb_host(lab).address, 18111, 60)
     assert {a.split()[1] for a in answers} == {"v2"}, Counter(answers)
     assert {replica_in(a) for a in answers} == {"web-0", "web-1", "web-2"}
 
@@ -548,7 +536,7 @@ def test_canary_abort_returns_to_the_old_revision(fleet, lab, tmp_path):
     done = fleet.run("rollout", "abort", "web", str(path))
     assert done.returncode == 0, done.stderr
     assert revisions_running(lab, "tr7") == {old: 3}
-    answers = fetch_many(lb_of(lab).address, 18111, 60)
+    answers = fetch_many(lb_host(lab).address, 18111, 60)
     assert {a.split()[1] for a in answers} == {"v1"}, Counter(answers)
     # the file still names web:2, yet the next apply keeps the aborted canary out
     again = fleet.run("apply", "--yes", str(path))
@@ -573,7 +561,7 @@ def test_zwitscher_example_runs_as_written(fleet, lab):
     # the NodePort Service's frontend on port 8080 of the lb host, every replica a server
     section = servers(lab, "zwitscher.zwitscher-service.8080")
     assert section == sorted(p["fleet.pod"] for p in running.values())
-    answers = fetch_many(lb_of(lab).address, 8080, 30)
+    answers = fetch_many(lb_host(lab).address, 8080, 30)
     assert all(a.startswith("zwitscher-service v1.0.1 replica=") for a in answers), answers
     assert {replica_in(a) for a in answers} == set(running)
     env = docker(lab.host(running["zwitscher-service-0"]["host"]), "exec",
