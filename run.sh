@@ -29,7 +29,7 @@ need_root() {
 setup_system() {
   local missing=() p
   for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
