@@ -17,6 +17,7 @@ import asyncio
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fleet.desired import pod_requests
 from fleet.errors import FleetError
@@ -38,6 +39,16 @@ class Decision:
     recommended: int
     replicas: int  # after stabilisation
     reason: str
+
+
+def summary(record: Mapping[str, Any] | None) -> str:
+    """A journal "autoscale" record as one short line ("HPA 2..6 cpu 43%/70%"), "" without one."""
+    if not record:
+        return ""
+    return (
+        f"HPA {record.get('min')}..{record.get('max')} "
+        f"cpu {record.get('utilization', '?')}%/{record.get('target')}%"
+    )
 
 
 def recommend(current: int, utilization: float, target: int, low: int, high: int) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fleet import autoscale
 from fleet.lb.render import render_hosts
 from fleet.lb.services import lb_services
 from fleet.lb.status import LbHostView, lb_status
@@ -63,13 +64,6 @@ async def collect_overview(session: Session) -> Overview:
     services = []
     for (app, name), target in sorted(observed.targets.items()):
         roll = rollup(target.service, observed.cluster, observed.health, observed.now)
-        hpa = scale.get(name) or {}
-        autoscaled = (
-            f"HPA {hpa.get('min')}..{hpa.get('max')} "
-            f"(cpu {hpa.get('utilization', '?')}%/{hpa.get('target')}%)"
-            if hpa
-            else ""
-        )
         services.append(
             ServiceLine(
                 app,
@@ -80,7 +74,7 @@ async def collect_overview(session: Session) -> Overview:
                 roll.available,
                 roll.revision,
                 roll.progress + (f" - {target.note}" if target.note else ""),
-                autoscaled,
+                autoscale.summary(scale.get(name)),
             )
         )
     servers: list[ServerLine] = []

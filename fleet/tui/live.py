@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from fleet import operations
+from fleet import autoscale, operations
 from fleet.errors import FleetError
 from fleet.lb.render import render_hosts
 from fleet.lb.services import lb_services
@@ -147,20 +147,17 @@ class LiveSource:
             roll = rollup(service, observed.cluster, observed.health, observed.now)
             canary = None
             if service.canary_active:
-                pods = [p for p in observed.cluster.pods() if p.service == name and p.canary]
+                pods = [
+                    p
+                    for p in observed.cluster.pods()
+                    if (p.app, p.service) == (app, name) and p.canary
+                ]
                 canary = Canary(
                     revision=service.revision,
                     weight=service.canary_weight,
                     replicas=service.canary_replicas,
                     ready=sum(1 for p in pods if (h := observed.health.get(p.key)) and h.ready),
                 )
-            hpa = scale.get(name) or {}
-            autoscaler = (
-                f"HPA {hpa.get('min')}..{hpa.get('max')} cpu "
-                f"{hpa.get('utilization', '?')}%/{hpa.get('target')}%"
-                if hpa
-                else ""
-            )
             pending = tuple(
                 f"{d.replica}: fits on no host ("
                 + "; ".join(f"{r.host}: {r.reason}" for r in d.rejected)
@@ -179,7 +176,7 @@ class LiveSource:
                     revision=roll.revision,
                     rollout=roll.progress + (f" ({target.note})" if target.note else ""),
                     strategy=service.strategy.value,
-                    autoscaler=autoscaler,
+                    autoscaler=autoscale.summary(scale.get(name)),
                     canary=canary,
                     pending=pending,
                 )
@@ -314,7 +311,11 @@ class LiveSource:
             )
             for kind, counter in sorted((probe.get("counters") or {}).items())
         )
-        events = [e for e in recent if e.replica == pod.replica and e.service == pod.service]
+        events = [
+            e
+            for e in recent
+            if (e.app, e.service, e.replica) == (pod.app, pod.service, pod.replica)
+        ]
         return Describe(
             f"pod {target}",
             facts,

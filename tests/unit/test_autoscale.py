@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleet.autoscale import recommend, stabilize, utilization
+from fleet.autoscale import recommend, stabilize, summary, utilization
 
 
 def test_formula_scales_with_utilisation():
@@ -35,3 +35,10 @@ def test_scale_up_is_immediate_scale_down_waits_for_the_window():
     replicas, history = stabilize(history, now=61.0, window=60.0, proposal=2, current=6)
     assert replicas == 2
     assert [n for _, n in history] == [2, 2]
+
+
+def test_summary_is_one_line_per_journal_record():
+    record = {"min": 2, "max": 6, "utilization": 43.0, "target": 70, "replicas": 3}
+    assert summary(record) == "HPA 2..6 cpu 43.0%/70%"
+    assert summary({"min": 1, "max": 3, "target": 50}) == "HPA 1..3 cpu ?%/50%"  # not measured
+    assert summary(None) == "" and summary({}) == ""
