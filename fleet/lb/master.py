@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fleet.errors import RemoteError, RemoteTimeout, UnreachableError
+from fleet.errors import RemoteCommandError, RemoteError, RemoteTimeout, UnreachableError
 
 if TYPE_CHECKING:
     from fleet.remote.ssh import SSHPool
@@ -72,8 +72,7 @@ async def socket_command(
 
     try:
         async with asyncio.timeout(timeout):
-            conn: Any = await pool.connect(host)
-            reader, writer = await conn.open_unix_connection(path)
+            reader, writer = await pool.open_unix(host, path, timeout=timeout)
             try:
                 writer.write(command.encode() + b"\n")
                 writer.write_eof()
@@ -84,16 +83,16 @@ async def socket_command(
         raise RemoteTimeout(
             host, f"{path}: no answer to {command!r} within {timeout:.1f} s"
         ) from None
+    except RemoteCommandError as exc:  # the channel did not open: no such socket, or no forwarding
+        raise RemoteError(
+            host,
+            f"cannot open {path} over SSH: {exc.stderr} (is HAProxy running there, and does "
+            "sshd allow stream-local forwarding?)",
+        ) from None
     except RemoteError:
         raise
-    except (OSError, asyncssh.DisconnectError) as exc:
-        raise UnreachableError(host, f"{path}: {exc}") from None
-    except Exception as exc:  # asyncssh.ChannelOpenError: no such socket, or forwarding off
-        reason = getattr(exc, "reason", "") or str(exc) or type(exc).__name__
-        raise RemoteError(
-            host, f"cannot open {path} over SSH: {reason} (is HAProxy running there, and does "
-            "sshd allow stream-local forwarding?)"
-        ) from None
+    except (OSError, asyncssh.Error) as exc:  # the connection broke while the answer was read
+        raise UnreachableError(host, f"{path}: {exc or type(exc).__name__}") from None
     return data.decode("utf-8", "replace")
 
 

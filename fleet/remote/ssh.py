@@ -26,7 +26,7 @@ import secrets
 import shlex
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -423,22 +423,44 @@ class SSHPool:
         Returns asyncio-like (reader, writer) carrying bytes; reaches ports that
         are only open on the host (unpublished container ports).
         """
+        return await self._channel(
+            host,
+            ["tcp", f"{dest_host}:{dest_port}"],
+            lambda conn: conn.open_connection(dest_host, dest_port),
+            timeout,
+        )
+
+    async def open_unix(
+        self, host: str, path: str, *, timeout: float | None = None
+    ) -> tuple[Any, Any]:
+        """A connection to a unix socket on the host (direct-streamlocal), as byte streams.
+
+        Needs no client program on the host (HAProxy's master and stats sockets);
+        sshd must allow stream-local forwarding.
+        """
+        return await self._channel(
+            host, ["unix", path], lambda conn: conn.open_unix_connection(path), timeout
+        )
+
+    async def _channel(
+        self,
+        name: str,
+        what: list[str],
+        open_streams: Callable[[Any], Awaitable[tuple[Any, Any]]],
+        timeout: float | None,
+    ) -> tuple[Any, Any]:
+        """Open a forwarding channel on the host's connection, with the seam's errors."""
         import asyncssh
 
-        h = self.host(host)
+        h = self.host(name)
         limit = h.connect_timeout * 2 if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
-                conn = await self._connection(h, ())
-                return await conn.open_connection(dest_host, dest_port)  # type: ignore[no-any-return]
+                return await open_streams(await self._connection(h, ()))
         except TimeoutError:
-            raise RemoteTimeout(
-                h.name, f"tcp to {dest_host}:{dest_port} not open within {limit:.1f} s"
-            ) from None
+            raise RemoteTimeout(h.name, f"{' '.join(what)} not open within {limit:.1f} s") from None
         except asyncssh.ChannelOpenError as exc:
-            raise RemoteCommandError(
-                h.name, ["tcp", f"{dest_host}:{dest_port}"], None, exc.reason
-            ) from None
+            raise RemoteCommandError(h.name, what, None, exc.reason) from None
         except (asyncssh.Error, OSError) as exc:
             self._drop(h.name)
             raise UnreachableError(h.name, describe_connect_error(exc, limit)) from None

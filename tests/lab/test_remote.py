@@ -15,7 +15,8 @@ import asyncssh
 import pytest
 
 from fleet import lab as fleet_lab
-from fleet.errors import HostKeyError, RemoteTimeout, UnsafeNameError
+from fleet.errors import HostKeyError, RemoteError, RemoteTimeout, UnsafeNameError
+from fleet.lb.master import parse_show_proc, socket_command
 from fleet.remote.engine import Engine
 from fleet.remote.hostkeys import fingerprint, key_line
 from fleet.remote.images import ArchiveSource, push_images
@@ -23,7 +24,14 @@ from fleet.remote.model import ContainerRunSpec, PortSpec, VolumeSpec
 from fleet.remote.ssh import SSHPool
 from fleet.spec.inventory import Inventory
 from fleet.spec.loader import load_inventory
-from tests.lab.labtools import docker, known_hosts_with, lab_key, variant, wait_until
+from tests.lab.labtools import (
+    docker,
+    known_hosts_with,
+    lab_key,
+    lb_host,
+    variant,
+    wait_until,
+)
 from tests.unit.remote.tinyimage import write_archive
 
 pytestmark = pytest.mark.lab
@@ -219,6 +227,18 @@ async def test_sidecar_and_tcp_to_an_unpublished_port(
     # the sidecar shares the network namespace: localhost:8080 is the web container
     shared = await engine.exec("node1", side, ["sh", "-c", "echo | nc -w 2 127.0.0.1 8080"])
     assert shared.exit_status == 0
+
+
+async def test_unix_socket_on_the_host_over_ssh(lab: fleet_lab.LabInfo, pool: SSHPool) -> None:
+    lb = lb_host(lab)
+    assert lb.haproxy_master_socket is not None
+    proc = parse_show_proc(await socket_command(pool, lb.name, str(lb.haproxy_master_socket),
+                                                "show proc"))
+    assert proc.master_pid and proc.workers  # HAProxy's own answer, over the SSH channel
+    missing = str(lb.haproxy_master_socket) + ".missing"
+    with pytest.raises(RemoteError, match=r"cannot open .*\.missing over SSH: .*HAProxy running"):
+        await socket_command(pool, lb.name, missing, "show proc")
+    await pool.run(lb.name, ["true"])  # the connection survived the refused channel
 
 
 async def test_follow_logs_streams(lab: fleet_lab.LabInfo, pool: SSHPool,
