@@ -52,6 +52,9 @@ setup_python() {
     "$VENV/bin/pip" install -q -e ".[test]"
     touch "$stamp"
   fi
+  # byte-compile fleet itself: an editable install does not, and where PYTHONDONTWRITEBYTECODE
+  # is set every fleet command would compile its ~130 modules again (~50 ms per start)
+  "$VENV/bin/python" -m compileall -q fleet >/dev/null
 }
 
 cmd_setup() { need_root; setup_system; setup_python; }

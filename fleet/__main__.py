@@ -1,3 +1,3 @@
-from fleet.cli.main import main
+from fleet.cli.main import entry
 
-main()
+entry()

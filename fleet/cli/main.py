@@ -7,6 +7,7 @@ textual and rich tables are imported inside the command functions.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,3 +112,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitCode.INTERRUPTED)
     # With standalone_mode=False, typer.Exit(code) comes back as the return value.
     sys.exit(result if isinstance(result, int) else ExitCode.OK)
+
+
+def entry() -> None:
+    """The `fleet` console script (and `python -m fleet`): `main`, then a quick exit."""
+    try:
+        main()
+    finally:
+        # What is alive now lives until exit anyway. Frozen, the interpreter's final
+        # collections skip it (models, SSH and crypto stack): exit takes ~10 ms, not ~80.
+        # Not inside main(): tests call that in their own process.
+        gc.freeze()
