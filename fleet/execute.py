@@ -209,13 +209,10 @@ async def _remove(rt: Runtime, cluster: ClusterState, action: Action) -> None:
         return  # already gone
     grace = _grace(rt, action)
     names = [c.name for c in reversed(pod.containers)]  # sidecars before the main container
-    await rt.engine.stop(action.host, names, grace=grace)
-    await rt.engine.remove(action.host, names)
     scratch = sorted(
         v for v in pod.volumes if v.startswith(scratch_volume_name(action.app, pod.name, ""))
     )
-    if scratch:
-        await rt.engine.remove_volumes(action.host, scratch)
+    await rt.engine.stop_and_remove(action.host, names, grace=grace, volumes=scratch)
 
 
 async def _restart(rt: Runtime, cluster: ClusterState, action: Action) -> None:

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
-from fleet.errors import EngineError
+from fleet.errors import EngineError, RemoteCommandError
 from fleet.remote import argv as cmd
 from fleet.remote.model import (
     ContainerInfo,
@@ -36,7 +36,7 @@ from fleet.remote.parse import (
     parse_volumes,
 )
 from fleet.remote.process import CommandResult, RemoteProcess
-from fleet.remote.script import ScriptResult
+from fleet.remote.script import ScriptResult, step
 from fleet.remote.ssh import SSHPool
 
 FACTS_TTL = 60.0  # seconds an Engine reuses a host's facts (they change on upgrades only)
@@ -174,11 +174,28 @@ class Engine:
             raise EngineError(f"{host}: `run` of {spec.name} printed no container id")
         return container_id
 
-    async def stop(
-        self, host: str, names: Sequence[str], *, grace: int = 10, timeout: float | None = None
+    async def stop_and_remove(
+        self, host: str, names: Sequence[str], *, grace: int = 10, volumes: Sequence[str] = ()
     ) -> None:
-        """SIGTERM, then SIGKILL after `grace` seconds; the deadline allows for the grace."""
-        await self._graceful(host, cmd.stop_argv(self.binary(host), names, grace), grace, timeout)
+        """Stop (SIGTERM, SIGKILL after `grace` s), remove, then delete `volumes`: ONE round trip.
+
+        Every step runs, and each is safe after a failed one (`rm` refuses a running
+        container, `volume rm` a volume in use); the first failed step raises.
+        """
+        binary = self.binary(host)
+        steps = [
+            step("stop", cmd.stop_argv(binary, names, grace)),
+            step("rm", cmd.remove_argv(binary, names)),
+        ]
+        if volumes:
+            steps.append(step("volrm", cmd.volume_rm_argv(binary, volumes)))
+        limit = self.pool.host(host).command_timeout + grace
+        result = await self.pool.run_script(host, steps, timeout=limit)
+        for s in steps:
+            done = result[s.name]
+            if not done.ok:
+                argv = list(s.command.argv)
+                raise RemoteCommandError(host, argv, done.exit_status, result.stderr)
 
     async def restart(
         self, host: str, names: Sequence[str], *, grace: int = 10, timeout: float | None = None

@@ -15,7 +15,13 @@ import asyncssh
 import pytest
 
 from fleet import lab as fleet_lab
-from fleet.errors import HostKeyError, RemoteError, RemoteTimeout, UnsafeNameError
+from fleet.errors import (
+    HostKeyError,
+    RemoteCommandError,
+    RemoteError,
+    RemoteTimeout,
+    UnsafeNameError,
+)
 from fleet.lb.master import parse_show_proc, socket_command
 from fleet.remote.engine import Engine
 from fleet.remote.hostkeys import fingerprint, key_line
@@ -156,14 +162,16 @@ async def test_container_run_by_the_driver_is_observed_with_its_labels(
     (restarted,) = [c for c in (await engine.observe("node2")).containers if c.name == name]
     assert restarted.running and restarted.started_at != before_restart
 
-    took = time.monotonic()
-    await engine.stop("node2", [name], grace=3)
+    took, trips = time.monotonic(), pool.round_trips["node2"]
+    await engine.stop_and_remove("node2", [name], grace=3)
     assert time.monotonic() - took < 3  # lab/web exits on SIGTERM, no wait for the grace
-    await engine.remove("node2", [name])
+    assert pool.round_trips["node2"] == trips + 1  # stop and rm in one round trip
     assert all(c.name != name for c in (await engine.observe("node2")).containers)
     assert volume in {v.name for v in await engine.volumes("node2")}  # data survives removal
     await engine.remove_volumes("node2", [volume])
     assert volume not in {v.name for v in await engine.volumes("node2")}
+    with pytest.raises(RemoteCommandError, match=r"`docker` exited 1: .*No such container"):
+        await engine.stop_and_remove("node2", [name], grace=1)  # gone already: stop fails
 
 
 async def test_repeated_observes_stay_one_round_trip_and_current(
