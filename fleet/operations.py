@@ -222,19 +222,20 @@ async def mark_host(
 
 
 async def logs(
-    session: Session, target: str, *, follow: bool, tail: int = 50
+    session: Session, target: str, *, follow: bool, tail: int = 50, app: str | None = None
 ) -> AsyncIterator[str]:
     """Log lines of a pod (`web-0.3f9a1c2b7e`), a replica (`web-0`) or all pods of a service,
-    each prefixed with its pod name."""
+    each prefixed with its pod name; only pods of `app`, by default of the blueprints' apps."""
     observed = await session.reconciler.look()
+    apps = frozenset({app}) if app else session.reconciler.apps
     pods = [
         p
         for h in observed.cluster.reachable_hosts()
         for p in h.pods
-        if target in (p.name, p.replica, p.service)
+        if p.app in apps and target in (p.name, p.replica, p.service)
     ]
     if not pods:
-        raise FleetError(f"no running pod matches {target!r}")
+        raise FleetError(f"no running pod matches {target!r} in {', '.join(sorted(apps))}")
     queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     async def pump(pod_name: str, host: str, container: str) -> None:

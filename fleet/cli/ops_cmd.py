@@ -393,7 +393,8 @@ def logs_command(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
     tail: int = typer.Option(50, "--tail", help="Lines of history per pod."),
 ) -> None:
-    """The logs of a service's pods (each line prefixed with its pod)."""
+    """The logs of a service's pods in the blueprints' applications (each line prefixed
+    with its pod)."""
     from fleet import operations
 
     src = sources(inventory, blueprints, values, sets)

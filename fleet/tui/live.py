@@ -341,7 +341,7 @@ class LiveSource:
     async def logs(self, target: PodRef | ServiceRef, follow: bool) -> AsyncIterator[str]:
         session = await self._open()
         name = target.pod if isinstance(target, PodRef) else target.name
-        async for line in operations.logs(session, name, follow=follow):
+        async for line in operations.logs(session, name, follow=follow, app=target.app):
             yield line
 
     async def shell_argv(self, pod: PodRef) -> list[str]:

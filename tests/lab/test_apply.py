@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from fleet import operations
+from fleet.session import Sources, open_session
 from tests.lab.fleetrun import Fleet, app_yaml, managed, running_pods, write
-from tests.lab.labtools import wait_until
+from tests.lab.labtools import docker, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -257,3 +260,36 @@ def test_status_shows_each_frontend_and_its_servers(fleet, lab, tmp_path):
     with_blueprint = fleet.json("status", str(app))
     (service,) = [s for s in with_blueprint["services"] if s["name"] == "web"]
     assert (service["desired"], service["ready"], service["available"]) == (2, 2, 2)
+
+
+def test_logs_prefix_each_pod_and_stay_in_the_blueprints_apps(fleet, lab, tmp_path,
+                                                              monkeypatch):
+    worker = {"name": "worker", "image": "lab/worker:1"}
+    other = write(tmp_path, "t13b", app_yaml(**worker, replicas=1))  # same service name
+    ours = write(tmp_path, "t13", app_yaml(**worker, replicas=2))
+    for blueprint in (other, ours):
+        done = fleet.run("apply", "--yes", str(blueprint))
+        assert done.returncode == 0, done.stderr
+    hosts = {h.name: h for h in lab.hosts}
+    for c in managed(lab, service="worker"):  # every pod has printed its first tick
+        wait_until(lambda c=c: "tick 1 " in docker(hosts[c["host"]], "logs", c["name"]).stdout,
+                   10, what=f"first tick of {c['name']}")
+    done = fleet.run("logs", "worker", str(ours), "--tail", "100")
+    assert done.returncode == 0, done.stderr
+    firsts = [line for line in done.stdout.splitlines() if " | tick 1 " in line]
+    assert len(firsts) == 2, done.stdout  # t13's two pods, not t13b's worker-0 as well
+    assert {line.split(" | ")[0].split(".")[0] for line in firsts} == {"worker-0", "worker-1"}
+    missing = fleet.run("logs", "nosuch", str(ours))
+    assert missing.returncode == 1 and "no running pod matches 'nosuch' in t13" in missing.stderr
+
+    # the UI asks for one app's pods by name, whatever the blueprints are (operations.logs app=)
+    monkeypatch.setenv("FLEET_STATE_DIR", str(fleet.state))
+
+    async def lines_of(app: str) -> list[str]:
+        src = Sources(lab.inventory_path, (ours,), (), ())
+        async with open_session(src, probes=False) as session:
+            return [line async for line in operations.logs(session, "worker", follow=False,
+                                                           app=app)]
+
+    others = [line for line in asyncio.run(lines_of("t13b")) if " | tick 1 " in line]
+    assert [line.split(".")[0] for line in others] == ["worker-0"]
