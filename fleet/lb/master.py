@@ -89,8 +89,6 @@ async def socket_command(
             f"cannot open {path} over SSH: {exc.stderr} (is HAProxy running there, and does "
             "sshd allow stream-local forwarding?)",
         ) from None
-    except RemoteError:
-        raise
     except (OSError, asyncssh.Error) as exc:  # the connection broke while the answer was read
         raise UnreachableError(host, f"{path}: {exc or type(exc).__name__}") from None
     return data.decode("utf-8", "replace")

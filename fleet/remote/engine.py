@@ -189,27 +189,21 @@ class Engine:
         ]
         if volumes:
             steps.append(step("volrm", cmd.volume_rm_argv(binary, volumes)))
-        limit = self.pool.host(host).command_timeout + grace
-        result = await self.pool.run_script(host, steps, timeout=limit)
+        result = await self.pool.run_script(host, steps, timeout=self._deadline(host, grace))
         for s in steps:
             done = result[s.name]
             if not done.ok:
                 argv = list(s.command.argv)
                 raise RemoteCommandError(host, argv, done.exit_status, result.stderr)
 
-    async def restart(
-        self, host: str, names: Sequence[str], *, grace: int = 10, timeout: float | None = None
-    ) -> None:
+    async def restart(self, host: str, names: Sequence[str], *, grace: int = 10) -> None:
         """Restart containers in place (SIGTERM, `grace` seconds, start again)."""
         argv = cmd.restart_argv(self.binary(host), names, grace)
-        await self._graceful(host, argv, grace, timeout)
+        await self.pool.run(host, argv, timeout=self._deadline(host, grace))
 
-    async def _graceful(
-        self, host: str, argv: list[str], grace: int, timeout: float | None
-    ) -> None:
-        """Run a stop-like command: the default deadline is the host's plus the grace."""
-        limit = timeout if timeout is not None else self.pool.host(host).command_timeout + grace
-        await self.pool.run(host, argv, timeout=limit)
+    def _deadline(self, host: str, grace: int) -> float:
+        """A stop-like command's deadline: the host's command timeout plus the grace."""
+        return self.pool.host(host).command_timeout + grace
 
     async def remove(
         self, host: str, names: Sequence[str], *, force: bool = False, volumes: bool = False
