@@ -45,7 +45,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -112,7 +112,15 @@ class Counter:
     last_run: float | None = None  # wall-clock time of the last counted run
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # a literal, not dataclasses.asdict (~35x slower): this runs for every probe counter
+        # of every pod on every health pass
+        return {
+            "successes": self.successes,
+            "failures": self.failures,
+            "last_result": self.last_result,
+            "last_reason": self.last_reason,
+            "last_run": self.last_run,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Counter:
