@@ -305,7 +305,6 @@ class Reconciler:
         )
         started = self.clock()
         self.rollouts.record_rollouts(observed)
-        synced = False  # `observed` is in HAProxy already (synced right after its look)
         while True:
             wave = [a for a in observed.plan.first_wave() if _key(a) not in skip]
             if wave and self.load_balancer.errors and _stops(wave):
@@ -322,7 +321,7 @@ class Reconciler:
                 skip.update(_key(r.action) for r in results if not r.ok)
                 self.rollouts.note_restarts(results, self.clock())
             else:
-                if not synced:
+                if observed is first:  # later observations were synced right after their look
                     await self.load_balancer.sync(
                         observed.cluster, observed.health, observed.desired
                     )
@@ -342,7 +341,6 @@ class Reconciler:
             observed = await self.look(gate=True)
             self.rollouts.record_rollouts(observed)
             await self.load_balancer.sync(observed.cluster, observed.health, observed.desired)
-            synced = True
         outcome.last = observed
         outcome.unreachable = [h.name for h in observed.unreachable]
         # an lb host that would not take the new config (rejected by `haproxy -c`, failed
