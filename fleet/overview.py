@@ -15,6 +15,7 @@ from fleet import autoscale
 from fleet.lb.render import render_hosts
 from fleet.lb.services import lb_services
 from fleet.lb.status import LbHostView, lb_status
+from fleet.observed import Observed
 from fleet.rollup import rollup
 from fleet.session import Session
 from fleet.status import Column, render_table
@@ -30,7 +31,7 @@ class ServiceLine:
     available: int
     revision: str
     rollout: str
-    autoscaled: str  # "HPA 2..6 (cpu 43%/70%)" or ""
+    autoscaled: str  # "HPA 2..6 cpu 43%/70%" or "" (autoscale.summary)
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,22 @@ async def collect_overview(session: Session) -> Overview:
                 autoscale.summary(scale.get(name)),
             )
         )
-    servers: list[ServerLine] = []
-    if session.blueprint.services:
-        rendered = render_hosts(
-            session.inventory.lb_hosts,
-            lb_services(session.blueprint, observed.desired),
-            observed.cluster,
-            observed.health,
-        )
-        servers = server_lines(await lb_status(session.pool, session.inventory, rendered))
+    servers = server_lines(await lb_views(session, observed))
     return Overview(services, servers, list(observed.plan.waiting))
+
+
+async def lb_views(session: Session, observed: Observed) -> dict[str, LbHostView]:
+    """Each lb host's frontends and servers as the blueprints render them for `observed`,
+    with HAProxy's runtime state (one `show stat` per lb host); none without Services."""
+    if not session.blueprint.services:
+        return {}
+    rendered = render_hosts(
+        session.inventory.lb_hosts,
+        lb_services(session.blueprint, observed.desired),
+        observed.cluster,
+        observed.health,
+    )
+    return await lb_status(session.pool, session.inventory, rendered)
 
 
 def server_lines(views: Mapping[str, LbHostView]) -> list[ServerLine]:

@@ -25,7 +25,12 @@ from fleet.cli.common import (
 from fleet.cli.main import app
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from fleet.overview import Overview, ServerLine
+    from fleet.remote.ssh import SSHPool
     from fleet.spec.inventory import Inventory
+    from fleet.status import StatusReport
 
 
 images_app = group("images", "Container images on the hosts (no registry needed).")
@@ -94,21 +99,31 @@ def status_command(
     from fleet.remote.ssh import SSHPool
     from fleet.status import SCHEMA, collect_status, render_text
 
-    # without blueprints, the lb hosts' frontends come from HAProxy itself (what it runs)
-    read_lb = not blueprints and any(h.is_lb for h in inv)
-
-    async def collect() -> Any:
+    async def collect() -> tuple[StatusReport, Overview | None, list[ServerLine]]:
         import asyncio
 
-        async with SSHPool(inv) as pool:
-            return await asyncio.gather(
-                collect_status(pool, names, timeout=timeout), _lb_servers(pool, inv, read_lb)
-            )
+        if blueprints:  # one session: its pool serves the host rows and the services
+            from fleet.overview import collect_overview
+            from fleet.session import Sources, open_session
 
-    report, servers = _run(collect())
-    overview = _overview(inv, blueprints) if blueprints else None
+            path = inv.path if inv.path is not None else resolve_inventory(None)
+            async with open_session(Sources(path, tuple(blueprints))) as session:
+                report, overview = await asyncio.gather(
+                    collect_status(session.pool, names, timeout=timeout),
+                    collect_overview(session),
+                )
+                return report, overview, []
+        async with SSHPool(inv) as pool:  # the lb hosts' frontends as HAProxy runs them
+            report, servers = await asyncio.gather(
+                collect_status(pool, names, timeout=timeout), _lb_servers(pool, inv, names)
+            )
+            return report, None, servers
+
+    report, overview, servers = _run(collect())
+    from dataclasses import asdict
+
     if output == OutputFormat.json:
-        extra = overview.to_json() if overview else {"load_balancer": [vars(s) for s in servers]}
+        extra = overview.to_json() if overview else {"load_balancer": [asdict(s) for s in servers]}
         emit_json(SCHEMA, {**report.to_json(), **extra})
     else:
         sys.stdout.write(render_text(report, width=_width()))
@@ -128,32 +143,19 @@ def status_command(
         )
 
 
-async def _lb_servers(pool: Any, inv: Inventory, wanted: bool) -> list[Any]:
-    """HAProxy's own view of its frontends and servers on the lb hosts (one read each)."""
-    if not wanted:
-        return []
+async def _lb_servers(pool: SSHPool, inv: Inventory, names: Sequence[str]) -> list[ServerLine]:
+    """HAProxy's own view of its frontends and servers on the chosen lb hosts (one read each)."""
     from fleet.errors import FleetError
     from fleet.lb.status import lb_status
     from fleet.overview import server_lines
 
+    chosen = [h.name for h in inv if h.is_lb and h.name in names]
+    if not chosen:
+        return []
     try:
-        return server_lines(await lb_status(pool, inv))
+        return server_lines(await lb_status(pool, inv, hosts=chosen))
     except FleetError:
         return []
-
-
-def _overview(inv: Inventory, blueprints: list[Path]) -> Any:
-    """Services and load balancer, through the same session apply uses."""
-    from fleet.overview import collect_overview
-    from fleet.session import Sources, open_session
-
-    path = inv.path if inv.path is not None else resolve_inventory(None)
-
-    async def run() -> Any:
-        async with open_session(Sources(path, tuple(blueprints))) as session:
-            return await collect_overview(session)
-
-    return _run(run())
 
 
 def _width() -> int:

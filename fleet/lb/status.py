@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -195,10 +195,15 @@ async def read_stats(pool: SSHPool, host: str) -> str:
 
 
 async def lb_status(
-    pool: SSHPool, inventory: Inventory, rendered: Mapping[str, Rendered] | None = None
+    pool: SSHPool,
+    inventory: Inventory,
+    rendered: Mapping[str, Rendered] | None = None,
+    *,
+    hosts: Collection[str] | None = None,
 ) -> dict[str, LbHostView]:
-    """Each lb host's frontends and servers: the rendered config (if given) plus HAProxy's
-    runtime state (one `show stat` per host); without `rendered`, what HAProxy runs."""
+    """Each lb host's (or only `hosts`') frontends and servers: the rendered config (if given)
+    plus HAProxy's runtime state (one `show stat` per host); without `rendered`, what HAProxy
+    runs."""
 
     async def one(host: str) -> LbHostView:
         view = view_from_rendered(host, rendered[host]) if rendered else LbHostView(host, ())
@@ -210,6 +215,10 @@ async def lb_status(
             return replace(view, error="HAProxy's stats socket gave no answer")
         return merge_runtime(view, stats) if rendered else view_from_stats(host, stats)
 
-    hosts = [h.name for h in inventory.lb_hosts if rendered is None or h.name in rendered]
-    views = await asyncio.gather(*(one(h) for h in hosts))
+    chosen = [
+        h.name
+        for h in inventory.lb_hosts
+        if (rendered is None or h.name in rendered) and (hosts is None or h.name in hosts)
+    ]
+    views = await asyncio.gather(*(one(h) for h in chosen))
     return {v.host: v for v in views}

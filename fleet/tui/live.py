@@ -21,12 +21,11 @@ import yaml
 
 from fleet import autoscale, operations
 from fleet.errors import FleetError
-from fleet.lb.render import render_hosts
-from fleet.lb.services import lb_services
-from fleet.lb.status import LbHostView, lb_status
+from fleet.lb.status import LbHostView
 from fleet.model import ActualPod, ClusterState, HostState, PodHealth
 from fleet.observed import Observed
 from fleet.observed import Outcome as RunOutcome
+from fleet.overview import lb_views
 from fleet.planview import lines as plan_lines
 from fleet.rollup import rollup
 from fleet.session import Session, Sources, open_session
@@ -192,16 +191,8 @@ class LiveSource:
         return rows
 
     async def _lb_views(self, session: Session, observed: Observed) -> dict[str, LbHostView]:
-        if not session.blueprint.services:
-            return {}
-        rendered = render_hosts(
-            session.inventory.lb_hosts,
-            lb_services(session.blueprint, observed.desired),
-            observed.cluster,
-            observed.health,
-        )
         try:
-            return await lb_status(session.pool, session.inventory, rendered)
+            return await lb_views(session, observed)
         except FleetError:
             return {}
 

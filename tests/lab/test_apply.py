@@ -249,19 +249,6 @@ def test_volumes_survive_scale_down_and_go_only_with_prune(fleet, lab, tmp_path)
     assert "deleted volume fleet.t11.kv-1.data" in done.stderr
 
 
-def test_status_shows_each_frontend_and_its_servers(fleet, lab, tmp_path):
-    app = write(tmp_path, "t12", app_yaml(name="web", replicas=2, port=18120, probes=True))
-    assert fleet.run("apply", "--yes", str(app)).returncode == 0
-    pods = {pod for _, pod in running_pods(lab, "web")}
-    status = fleet.json("status")
-    servers = [s for s in status["load_balancer"] if s["frontend"] == "t12/web"]
-    assert {s["server"] for s in servers} == pods
-    assert all(s["port"] == 18120 and s["state"].startswith("UP") for s in servers), servers
-    with_blueprint = fleet.json("status", str(app))
-    (service,) = [s for s in with_blueprint["services"] if s["name"] == "web"]
-    assert (service["desired"], service["ready"], service["available"]) == (2, 2, 2)
-
-
 def test_logs_prefix_each_pod_and_stay_in_the_blueprints_apps(fleet, lab, tmp_path,
                                                               monkeypatch):
     worker = {"name": "worker", "image": "lab/worker:1"}
@@ -270,9 +257,8 @@ def test_logs_prefix_each_pod_and_stay_in_the_blueprints_apps(fleet, lab, tmp_pa
     for blueprint in (other, ours):
         done = fleet.run("apply", "--yes", str(blueprint))
         assert done.returncode == 0, done.stderr
-    hosts = {h.name: h for h in lab.hosts}
     for c in managed(lab, service="worker"):  # every pod has printed its first tick
-        wait_until(lambda c=c: "tick 1 " in docker(hosts[c["host"]], "logs", c["name"]).stdout,
+        wait_until(lambda c=c: "tick 1 " in docker(lab.host(c["host"]), "logs", c["name"]).stdout,
                    10, what=f"first tick of {c['name']}")
     done = fleet.run("logs", "worker", str(ours), "--tail", "100")
     assert done.returncode == 0, done.stderr

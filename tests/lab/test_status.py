@@ -18,6 +18,7 @@ import yaml
 from fleet import lab as fleet_lab
 from fleet.errors import ExitCode
 from fleet.remote.hostkeys import fingerprint
+from tests.lab.fleetrun import app_yaml, running_pods, write
 from tests.lab.labtools import docker, known_hosts_with, lab_key, variant, wait_until
 
 pytestmark = pytest.mark.lab
@@ -145,3 +146,19 @@ def test_host_with_a_wrong_key_is_refused_and_the_others_report(
     assert hosts["node1"]["reachable"] and hosts["node3"]["reachable"]
     doc = yaml.safe_load(inventory.read_text())
     assert doc["defaults"]["known_hosts"] == str(known)
+
+
+def test_status_shows_each_frontend_and_its_servers(fleet, lab, tmp_path):
+    app = write(tmp_path, "t12", app_yaml(name="web", replicas=2, port=18120, probes=True))
+    assert fleet.run("apply", "--yes", str(app)).returncode == 0
+    pods = {pod for _, pod in running_pods(lab, "web")}
+    status = fleet.json("status")
+    servers = [s for s in status["load_balancer"] if s["frontend"] == "t12/web"]
+    assert {s["server"] for s in servers} == pods
+    assert all(s["port"] == 18120 and s["state"].startswith("UP") for s in servers), servers
+    assert fleet.json("status", "--hosts", "node2,node3")["load_balancer"] == []  # lb is node1
+    with_blueprint = fleet.json("status", str(app))
+    (service,) = [s for s in with_blueprint["services"] if s["name"] == "web"]
+    assert (service["desired"], service["ready"], service["available"]) == (2, 2, 2)
+    assert {s["server"] for s in with_blueprint["load_balancer"]} == pods
+    assert sorted(h["name"] for h in with_blueprint["hosts"]) == ["node1", "node2", "node3"]
