@@ -7,6 +7,7 @@ so the views stay declarative and the formatting is tested directly.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from rich.text import Text
@@ -48,6 +49,11 @@ class Cell(Text):
 def natural_key(text: str) -> tuple[Any, ...]:
     """Sort "node2" before "node10": digit runs compare as numbers."""
     return tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(text.lower()))
+
+
+def clock_time(at: float) -> str:
+    """Local wall-clock time of an event, HH:MM:SS."""
+    return time.strftime("%H:%M:%S", time.localtime(at))
 
 
 def age(seconds: float | None) -> str:

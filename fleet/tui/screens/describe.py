@@ -15,8 +15,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from fleet.tui.format import clock_time
 from fleet.tui.source import Describe, StateSource, Target
-from fleet.tui.views.events import clock_time
 
 
 def _section(title: str) -> Text:

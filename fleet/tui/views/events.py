@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
-from fleet.tui.format import Cell
+from fleet.tui.format import Cell, clock_time
 from fleet.tui.model import ClusterModel
 from fleet.tui.source import EventRow
 from fleet.tui.views.base import Column, Context, TableView
 
 _LEVEL_STYLE = {"info": "", "warning": "yellow", "error": "bold red"}
-
-
-def clock_time(at: float) -> str:
-    """Local wall-clock time of an event, HH:MM:SS."""
-    return time.strftime("%H:%M:%S", time.localtime(at))
 
 
 class EventsView(TableView):
