@@ -152,20 +152,15 @@ def test_status_reports_every_host_healthy_with_its_memory(lab):
 
 
 def test_cli_prints_the_inventory_path_and_json_status(lab):
-    env = {**os.environ}
-    done = subprocess.run([sys.executable, "-m", "fleet", "lab", "inventory", "--name", lab.name],
-                          capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == f"{lab.inventory_path}\n"
-    done = subprocess.run(
-        [sys.executable, "-m", "fleet", "lab", "status", "--name", lab.name, "-o", "json"],
-        capture_output=True, text=True, env=env, timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert '"schema": "fleet.lab.status/v1"' in done.stdout
-    done = subprocess.run([sys.executable, "-m", "fleet", "lab", "status", "--name", lab.name],
-                          capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 0, done.stderr
+    def lab_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "fleet", "lab", *args, "--name", lab.name],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    assert lab_cli("inventory").stdout == f"{lab.inventory_path}\n"
+    assert '"schema": "fleet.lab.status/v1"' in lab_cli("status", "-o", "json").stdout
+    done = lab_cli("status")
     header, *rows = done.stdout.splitlines()[1:-1]
     state_column = header.index("STATE")
     assert [r.split()[0] for r in rows] == [h.name for h in lab.hosts]
